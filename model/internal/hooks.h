@@ -1,0 +1,53 @@
+// model/internal/hooks.h: the narrow seam between platform operations and
+// the backend that runs them.
+//
+// Natively every hook is an empty inline function, so kernel-shaped code pays
+// nothing. In the simulator build each platform operation first calls
+// sched_point(): the calling CPU stops there, the scheduler picks who runs
+// next (and may inject an interrupt on this CPU), and only then does the
+// operation happen. Since fibers are cooperative and run on one thread, the
+// operation that follows a scheduling point is atomic with respect to every
+// other CPU: the simulator explores sequentially consistent interleavings.
+#ifndef KMODEL_MODEL_INTERNAL_HOOKS_H_
+#define KMODEL_MODEL_INTERNAL_HOOKS_H_
+
+#include <cstdint>
+
+#include "model/backend.h"
+
+KMODEL_NAMESPACE_BEGIN
+namespace internal {
+
+// What a CPU is about to do at a scheduling point (kept in traces).
+enum class Op : std::uint8_t {
+  kStart,      // a body or interrupt handler begins
+  kLoad,       // READ_ONCE, smp_load_acquire, atomic_read
+  kStore,      // WRITE_ONCE, smp_store_release, atomic_set
+  kRmw,        // xchg, cmpxchg, atomic_*_return, fetch ops
+  kFence,      // smp_mb and friends
+  kRelax,      // cpu_relax(): the CPU is spinning
+  kClock,      // reading the monotonic clock
+  kPageAlloc,  // alloc_pages_nolock / free_pages_nolock
+  kChoice,     // a data choice (fault injection) the strategy makes
+  kIrq,        // irq enable/disable
+  kUser,       // a point a scenario marks explicitly
+};
+
+#if KMODEL_IS_SIM
+const char* op_name(Op op);
+// Defined by the simulator engine (model/sim/machine.cc).
+void sched_point(Op op, const void* addr);
+// A conditional write (cmpxchg) succeeded: the machine made progress.
+void note_write(const void* addr);
+// A data choice among n alternatives, made (and recorded) by the strategy.
+// Outside a running simulated CPU it returns 0.
+int choose(int n, const char* label);
+#else
+inline void sched_point(Op, const void*) {}
+inline void note_write(const void*) {}
+#endif
+
+}  // namespace internal
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_MODEL_INTERNAL_HOOKS_H_

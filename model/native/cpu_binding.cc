@@ -1,0 +1,191 @@
+#include "model/native/cpu_binding.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "model/bug.h"
+#include "model/clock.h"
+
+namespace kmodel::native {
+namespace {
+
+struct NativeCpu {
+  CpuContext ctx;
+  std::atomic<bool> bound{false};
+  pthread_t thread{};
+  std::atomic<void (*)(void*)> nmi_fn{nullptr};
+  std::atomic<void*> nmi_arg{nullptr};
+  std::atomic<void (*)(void*)> irq_fn{nullptr};
+  std::atomic<void*> irq_arg{nullptr};
+  std::atomic<unsigned long> nmis_handled{0};
+  std::atomic<unsigned long> irqs_handled{0};
+};
+
+NativeCpu g_cpus[NR_CPUS];
+
+int nmi_signal() { return SIGRTMIN; }
+int hardirq_signal() { return SIGRTMIN + 1; }
+
+void run_handler(NativeCpu& c, IrqKind kind) {
+  const bool nmi = kind == IrqKind::kNmi;
+  auto fn = (nmi ? c.nmi_fn : c.irq_fn).load(std::memory_order_acquire);
+  void* arg = (nmi ? c.nmi_arg : c.irq_arg).load(std::memory_order_acquire);
+  {
+    InterruptContext irq_ctx(kind);
+    if (fn != nullptr) fn(arg);
+  }
+  (nmi ? c.nmis_handled : c.irqs_handled).fetch_add(1, std::memory_order_release);
+}
+
+NativeCpu* this_native_cpu() {
+  CpuContext* ctx = internal::tls_current_cpu;
+  return ctx == nullptr ? nullptr : &g_cpus[ctx->cpu];
+}
+
+void on_nmi_signal(int) {
+  const int saved_errno = errno;
+  if (NativeCpu* c = this_native_cpu()) {
+    // An NMI does not nest inside another NMI.
+    if (!(c->ctx.preempt_count.load(std::memory_order_relaxed) & NMI_MASK))
+      run_handler(*c, IrqKind::kNmi);
+  }
+  errno = saved_errno;
+}
+
+void on_hardirq_signal(int) {
+  const int saved_errno = errno;
+  if (NativeCpu* c = this_native_cpu()) {
+    if (c->ctx.irqs_disabled.load(std::memory_order_relaxed))
+      c->ctx.hardirq_pending.store(true, std::memory_order_relaxed);
+    else
+      run_handler(*c, IrqKind::kHardirq);
+  }
+  errno = saved_errno;
+}
+
+void install_signal_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa = {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_nmi_signal;
+    sigaction(nmi_signal(), &sa, nullptr);
+    // A hardirq signal must not interrupt an NMI handler.
+    sigaddset(&sa.sa_mask, nmi_signal());
+    sa.sa_handler = on_hardirq_signal;
+    sigaction(hardirq_signal(), &sa, nullptr);
+  });
+}
+
+bool valid_cpu(int cpu) { return cpu >= 0 && cpu < NR_CPUS; }
+
+int send(int cpu, int sig) {
+  if (!valid_cpu(cpu)) return -EINVAL;
+  NativeCpu& c = g_cpus[cpu];
+  if (!c.bound.load(std::memory_order_acquire)) return -ESRCH;
+  return -pthread_kill(c.thread, sig);
+}
+
+}  // namespace
+
+CpuBinding::CpuBinding(int cpu) : cpu_(cpu) {
+  if (!valid_cpu(cpu)) {
+    std::fprintf(stderr, "kmodel: CpuBinding(%d): cpu must be in [0, %d)\n", cpu,
+                 NR_CPUS);
+    std::abort();
+  }
+  if (internal::tls_current_cpu != nullptr) {
+    std::fprintf(stderr, "kmodel: CpuBinding(%d): thread already bound to CPU %d\n",
+                 cpu, internal::tls_current_cpu->cpu);
+    std::abort();
+  }
+  NativeCpu& c = g_cpus[cpu];
+  bool expected = false;
+  if (!c.bound.compare_exchange_strong(expected, true)) {
+    std::fprintf(stderr, "kmodel: CpuBinding(%d): CPU already bound to a thread\n",
+                 cpu);
+    std::abort();
+  }
+  install_signal_handlers();
+  c.ctx.cpu = cpu;
+  c.ctx.preempt_count.store(0, std::memory_order_relaxed);
+  c.ctx.irqs_disabled.store(false, std::memory_order_relaxed);
+  c.ctx.hardirq_pending.store(false, std::memory_order_relaxed);
+  c.thread = pthread_self();
+  internal::tls_current_cpu = &c.ctx;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+CpuBinding::~CpuBinding() {
+  NativeCpu& c = g_cpus[cpu_];
+  // Block both signals while unbinding so no handler sees a half-torn CPU.
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, nmi_signal());
+  sigaddset(&set, hardirq_signal());
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  c.bound.store(false, std::memory_order_release);
+  internal::tls_current_cpu = nullptr;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void set_interrupt_handler(int cpu, IrqKind kind, InterruptHandler handler) {
+  if (!valid_cpu(cpu) || kind == IrqKind::kSoftirq) {
+    std::fprintf(stderr, "kmodel: set_interrupt_handler: bad cpu %d or kind %s\n",
+                 cpu, irq_kind_name(kind));
+    std::abort();
+  }
+  NativeCpu& c = g_cpus[cpu];
+  const bool nmi = kind == IrqKind::kNmi;
+  (nmi ? c.nmi_arg : c.irq_arg).store(handler.arg, std::memory_order_release);
+  (nmi ? c.nmi_fn : c.irq_fn).store(handler.fn, std::memory_order_release);
+}
+
+int send_nmi(int cpu) { return send(cpu, nmi_signal()); }
+int send_hardirq(int cpu) { return send(cpu, hardirq_signal()); }
+
+unsigned long interrupts_handled(int cpu, IrqKind kind) {
+  if (!valid_cpu(cpu)) return 0;
+  NativeCpu& c = g_cpus[cpu];
+  return (kind == IrqKind::kNmi ? c.nmis_handled : c.irqs_handled)
+      .load(std::memory_order_acquire);
+}
+
+}  // namespace kmodel::native
+
+// ---- The native backend's side of the platform interface -------------------
+
+namespace kmodel::native {
+
+void cpu_relax() { __builtin_ia32_pause(); }
+
+int num_possible_cpus() { return NR_CPUS; }
+
+u64 ktime_get_mono_fast_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<u64>(ts.tv_sec) * NSEC_PER_SEC + static_cast<u64>(ts.tv_nsec);
+}
+
+namespace internal {
+
+void run_pending_hardirq(CpuContext* ctx) {
+  // Runs with irqs enabled; a new hardirq signal arriving now runs directly.
+  if (ctx->hardirq_pending.exchange(false, std::memory_order_relaxed))
+    run_handler(g_cpus[ctx->cpu], IrqKind::kHardirq);
+}
+
+void invariant_failed(const char* file, int line, const std::string& what) {
+  std::fprintf(stderr, "kmodel: %s:%d: %s\n", file, line, what.c_str());
+  std::abort();
+}
+
+}  // namespace internal
+}  // namespace kmodel::native

@@ -1,0 +1,321 @@
+#include "model/sim/machine.h"
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "model/bug.h"
+#include "model/clock.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+namespace {
+
+// Thrown into a CPU's fiber to unwind it when the run ends early.
+struct Unwind {};
+
+// A broken invariant: carries the report up to the CPU's fiber entry (or to
+// run() when it happens in setup or at_end).
+struct InvariantFailure : std::logic_error {
+  using std::logic_error::logic_error;
+};
+
+thread_local Machine* tls_machine = nullptr;
+
+}  // namespace
+
+struct Machine::Cpu {
+  int id = 0;
+  CpuContext ctx;
+  std::unique_ptr<Fiber> fiber;
+  internal::Op pending_op = internal::Op::kStart;
+  const void* pending_addr = nullptr;
+  int pending_interrupt = 0;  // 1-based; 0 none
+  bool relaxed = false;       // cpu_relax() since the last write anyone made
+};
+
+const char* outcome_name(RunResult::Outcome outcome) {
+  switch (outcome) {
+    case RunResult::Outcome::kPass: return "pass";
+    case RunResult::Outcome::kFailed: return "failed";
+    case RunResult::Outcome::kHang: return "hang";
+    case RunResult::Outcome::kDivergence: return "divergence";
+    case RunResult::Outcome::kBadInput: return "bad input";
+  }
+  return "?";
+}
+
+std::string RunResult::report() const {
+  std::string out = absl::StrCat(outcome_name(outcome), ": ", message, "\n",
+                                 "  steps: ", steps, ", simulated time: ", sim_time_ns,
+                                 " ns\n  schedule: ", schedule, "\n");
+  if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
+  return out;
+}
+
+Machine::Machine(const Config& config, Strategy& strategy)
+    : config_(config), strategy_(strategy) {}
+
+Machine::~Machine() = default;
+
+bool Machine::on_cpu() const { return running_ != nullptr; }
+
+RunResult Machine::run(const ScenarioFn& scenario_fn) {
+  result_.cpus = config_.cpus;
+  if (config_.cpus < 1 || config_.cpus > NR_CPUS) {
+    fail(RunResult::Outcome::kBadInput,
+         absl::StrCat("config.cpus = ", config_.cpus, ": must be in 1..", NR_CPUS));
+    return std::move(result_);
+  }
+  if (tls_machine != nullptr) {
+    fail(RunResult::Outcome::kBadInput, "a simulated machine cannot run inside another");
+    return std::move(result_);
+  }
+  cpus_ = std::make_unique<Cpu[]>(static_cast<std::size_t>(config_.cpus));
+  for (int i = 0; i < config_.cpus; ++i) {
+    cpus_[i].id = i;
+    cpus_[i].ctx.cpu = i;
+  }
+  tls_machine = this;
+  internal::tls_current_cpu = &cpus_[0].ctx;
+  try {
+    scenario_ = std::make_unique<Scenario>(config_.cpus);
+    scenario_fn(*scenario_);
+  } catch (const InvariantFailure& f) {
+    fail(RunResult::Outcome::kFailed, absl::StrCat("in setup: ", f.what()));
+  } catch (const std::exception& e) {
+    fail(RunResult::Outcome::kBadInput, absl::StrCat("in setup: ", e.what()));
+  }
+  if (result_.ok()) {
+    result_.interrupts_delivered.assign(scenario_->interrupts().size(), 0);
+    for (int i = 0; i < config_.cpus; ++i) {
+      if (!scenario_->bodies()[static_cast<std::size_t>(i)]) continue;
+      Cpu& cpu = cpus_[i];
+      cpu.fiber = std::make_unique<Fiber>([this, &cpu] { cpu_entry(cpu); });
+    }
+    step_loop();
+    if (!result_.ok()) unwind_all();
+    else run_end_checks();
+  }
+  cpus_.reset();  // CPUs die before the scenario state they captured
+  scenario_.reset();
+  internal::tls_current_cpu = nullptr;
+  tls_machine = nullptr;
+  result_.sim_time_ns = now_ns_;
+  result_.schedule = encode_schedule(result_.decisions);
+  return std::move(result_);
+}
+
+void Machine::step_loop() {
+  std::vector<int> runnable;
+  while (result_.ok()) {
+    runnable.clear();
+    for (int i = 0; i < config_.cpus; ++i)
+      if (cpus_[i].fiber && !cpus_[i].fiber->finished()) runnable.push_back(i);
+    if (runnable.empty()) return;
+    if (result_.steps >= config_.max_steps) {
+      fail(RunResult::Outcome::kHang,
+           absl::StrCat("no completion within ", config_.max_steps,
+                        " steps (livelock or deadlock)"));
+      return;
+    }
+    maybe_jump_clock(runnable);
+    try {
+      Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(runnable)]];
+      result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
+      std::vector<int> candidates = deliverable_interrupts(cpu);
+      std::size_t pick = candidates.empty() ? 0 : strategy_.pick_interrupt(cpu.id, candidates);
+      if (pick != 0) {
+        const int irq = candidates[pick - 1];
+        result_.decisions.push_back({Decision::Kind::kInterrupt, irq});
+        result_.interrupts_delivered[static_cast<std::size_t>(irq - 1)]++;
+        cpu.pending_interrupt = irq;
+        result_.trace.add_interrupt(cpu.id, interrupt_context_level_of(cpu.ctx), irq);
+      } else {
+        result_.trace.add_op(cpu.id, interrupt_context_level_of(cpu.ctx), cpu.pending_op,
+                             cpu.pending_addr);
+      }
+      ++result_.steps;
+      now_ns_ += config_.step_ns;
+      running_ = &cpu;
+      internal::tls_current_cpu = &cpu.ctx;
+      cpu.fiber->resume();
+      running_ = nullptr;
+    } catch (const ScheduleDivergence& d) {
+      fail(RunResult::Outcome::kDivergence, d.what());
+    }
+  }
+}
+
+void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
+  for (int i : runnable)
+    if (!cpus_[i].relaxed) return;
+  now_ns_ += stall_jump_ns_;
+  result_.trace.add_clock_jump(stall_jump_ns_);
+  stall_jump_ns_ = std::min(stall_jump_ns_ * 2, config_.max_stall_jump_ns);
+  for (int i : runnable) cpus_[i].relaxed = false;
+}
+
+std::vector<int> Machine::deliverable_interrupts(const Cpu& cpu) const {
+  std::vector<int> out;
+  const unsigned pc = cpu.ctx.preempt_count.load(std::memory_order_relaxed);
+  const bool irqs_off = cpu.ctx.irqs_disabled.load(std::memory_order_relaxed);
+  const auto& specs = scenario_->interrupts();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const InterruptSpec& s = specs[i];
+    if (s.cpu != cpu.id || result_.interrupts_delivered[i] >= s.max_count) continue;
+    bool ok = false;
+    switch (s.kind) {
+      case IrqKind::kNmi: ok = !(pc & NMI_MASK); break;
+      case IrqKind::kHardirq: ok = !irqs_off && !(pc & (HARDIRQ_MASK | NMI_MASK)); break;
+      case IrqKind::kSoftirq:
+        ok = !irqs_off && !(pc & (SOFTIRQ_MASK | HARDIRQ_MASK | NMI_MASK));
+        break;
+    }
+    if (ok) out.push_back(static_cast<int>(i + 1));
+  }
+  return out;
+}
+
+void Machine::cpu_entry(Cpu& cpu) {
+  try {
+    wait_for_turn(cpu);  // the body's start was this step's operation
+    scenario_->bodies()[static_cast<std::size_t>(cpu.id)]();
+  } catch (const Unwind&) {
+  } catch (const InvariantFailure& f) {
+    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
+  } catch (const ScheduleDivergence& d) {
+    fail(RunResult::Outcome::kDivergence, d.what());
+  } catch (const std::exception& e) {
+    fail(RunResult::Outcome::kFailed,
+         absl::StrCat("CPU ", cpu.id, ": exception escaped: ", e.what()));
+  } catch (...) {
+    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": unknown exception"));
+  }
+}
+
+// Called on the CPU's fiber right after the scheduler resumed it: delivers
+// the interrupt the strategy chose (if any), then lets the operation at the
+// scheduling point happen. After an interrupt returns, the CPU stops at the
+// same point again, so other CPUs may run between the handler and it.
+void Machine::wait_for_turn(Cpu& cpu) {
+  const internal::Op op = cpu.pending_op;
+  const void* addr = cpu.pending_addr;
+  for (;;) {
+    if (unwinding_) throw Unwind{};
+    const int irq = std::exchange(cpu.pending_interrupt, 0);
+    if (irq == 0) return;
+    run_interrupt(cpu, irq);
+    cpu.pending_op = op;
+    cpu.pending_addr = addr;
+    cpu.fiber->suspend();
+  }
+}
+
+void Machine::run_interrupt(Cpu& /*cpu: the handler runs on it, as current_cpu()*/, int interrupt) {
+  const InterruptSpec& spec = scenario_->interrupts()[static_cast<std::size_t>(interrupt - 1)];
+  InterruptContext ctx(spec.kind);
+  spec.handler();
+}
+
+void Machine::sched_point(internal::Op op, const void* addr) {
+  Cpu* cpu = running_;
+  if (cpu == nullptr) return;  // setup, at_end: no scheduling
+  if (unwinding_) {
+    // Destructors running during the unwind must not stop again.
+    if (std::uncaught_exceptions() > 0) return;
+    throw Unwind{};
+  }
+  if (op == internal::Op::kRelax) cpu->relaxed = true;
+  cpu->pending_op = op;
+  cpu->pending_addr = addr;
+  cpu->fiber->suspend();
+  wait_for_turn(*cpu);
+}
+
+void Machine::note_write() {
+  if (running_ == nullptr) return;
+  for (int i = 0; i < config_.cpus; ++i) cpus_[i].relaxed = false;
+  stall_jump_ns_ = 1000;
+}
+
+int Machine::choose(int n, const char* label) {
+  if (running_ == nullptr || n < 2) return 0;
+  const int value = strategy_.pick_choice(n, label);
+  result_.decisions.push_back({Decision::Kind::kChoice, value});
+  return value;
+}
+
+void Machine::fail(RunResult::Outcome outcome, std::string message) {
+  if (!result_.ok()) return;  // the first failure is the one reported
+  result_.outcome = outcome;
+  result_.message = std::move(message);
+}
+
+void Machine::unwind_all() {
+  unwinding_ = true;
+  for (int i = 0; i < config_.cpus; ++i) {
+    Cpu& cpu = cpus_[i];
+    if (!cpu.fiber || cpu.fiber->finished()) continue;
+    running_ = &cpu;
+    internal::tls_current_cpu = &cpu.ctx;
+    cpu.fiber->resume();
+    running_ = nullptr;
+  }
+  internal::tls_current_cpu = &cpus_[0].ctx;
+}
+
+void Machine::run_end_checks() {
+  internal::tls_current_cpu = &cpus_[0].ctx;
+  try {
+    for (const auto& check : scenario_->end_checks()) check();
+  } catch (const InvariantFailure& f) {
+    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: ", f.what()));
+  } catch (const std::exception& e) {
+    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: exception: ", e.what()));
+  }
+}
+
+// ---- The simulator's side of the platform interface -------------------------
+
+namespace internal {
+
+void sched_point(Op op, const void* addr) {
+  if (Machine* m = tls_machine) m->sched_point(op, addr);
+}
+
+void note_write(const void*) {
+  if (Machine* m = tls_machine) m->note_write();
+}
+
+int choose(int n, const char* label) {
+  Machine* m = tls_machine;
+  if (m == nullptr) return 0;
+  m->sched_point(Op::kChoice, nullptr);
+  return m->choose(n, label);
+}
+
+void run_pending_hardirq(CpuContext*) {}
+
+void invariant_failed(const char* file, int line, const std::string& what) {
+  throw InvariantFailure(absl::StrCat(file, ":", line, ": ", what));
+}
+
+}  // namespace internal
+
+void cpu_relax() { internal::sched_point(internal::Op::kRelax, nullptr); }
+
+int num_possible_cpus() {
+  Machine* m = tls_machine;
+  return m == nullptr ? NR_CPUS : m->cpus();
+}
+
+u64 ktime_get_mono_fast_ns() {
+  internal::sched_point(internal::Op::kClock, nullptr);
+  Machine* m = tls_machine;
+  return m == nullptr ? 0 : m->now_ns();
+}
+
+KMODEL_NAMESPACE_END

@@ -1,0 +1,100 @@
+// model/sim/machine.h: a deterministic machine of simulated CPUs.
+//
+// One Machine executes one run of a scenario. Each CPU's body runs on its own
+// Fiber; every platform operation (model/internal/hooks.h) stops the CPU at a
+// scheduling point and hands control back to the scheduler loop, which asks
+// the Strategy which CPU takes the next step and whether an interrupt is
+// delivered first. An interrupt runs nested on the interrupted CPU's stack,
+// to completion, before the interrupted operation happens; other CPUs keep
+// running meanwhile, exactly as on hardware.
+//
+// Simulated time advances `step_ns` per step. When every runnable CPU has
+// called cpu_relax() since the last write anyone made, nobody can make
+// progress without time passing: the clock jumps (1 us, doubling up to
+// max_stall_jump_ns), so timeouts are reached in few steps. A run that takes
+// more than max_steps is a hang.
+//
+// Failures (MODEL_ASSERT/WARN_ON, an exception escaping a body, a hang, a
+// replay divergence) end the run: the other CPUs are unwound, and the result
+// carries the message, the schedule string that replays it and the trace.
+#ifndef KMODEL_MODEL_SIM_MACHINE_H_
+#define KMODEL_MODEL_SIM_MACHINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/sim/fiber.h"
+#include "model/sim/scenario.h"
+#include "model/sim/schedule.h"
+#include "model/sim/strategy.h"
+#include "model/sim/trace.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+struct RunResult {
+  enum class Outcome { kPass, kFailed, kHang, kDivergence, kBadInput };
+  Outcome outcome = Outcome::kPass;
+  std::string message;   // empty on kPass
+  std::string schedule;  // replays this run
+  std::vector<Decision> decisions;
+  Trace trace;
+  int cpus = 0;
+  std::uint64_t steps = 0;
+  std::uint64_t sim_time_ns = 0;
+  std::vector<int> interrupts_delivered;  // per interrupt number - 1
+
+  bool ok() const { return outcome == Outcome::kPass; }
+  // Message, schedule and the tail of the per-CPU timeline.
+  std::string report() const;
+};
+
+const char* outcome_name(RunResult::Outcome outcome);
+
+class Machine {
+ public:
+  Machine(const Config& config, Strategy& strategy);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Builds the scenario and runs it to completion or failure. Call once.
+  RunResult run(const ScenarioFn& scenario);
+
+  // ---- Entry points of the platform hooks (on the running machine) -------
+  void sched_point(internal::Op op, const void* addr);
+  void note_write();
+  int choose(int n, const char* label);
+  std::uint64_t now_ns() const { return now_ns_; }
+  int cpus() const { return config_.cpus; }
+  // True while the caller runs on one of this machine's CPUs.
+  bool on_cpu() const;
+
+ private:
+  struct Cpu;
+
+  void step_loop();
+  void cpu_entry(Cpu& cpu);
+  void wait_for_turn(Cpu& cpu);
+  void run_interrupt(Cpu& cpu, int interrupt);
+  std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
+  void maybe_jump_clock(const std::vector<int>& runnable);
+  void fail(RunResult::Outcome outcome, std::string message);
+  void unwind_all();
+  void run_end_checks();
+
+  Config config_;
+  Strategy& strategy_;
+  std::unique_ptr<Cpu[]> cpus_;
+  std::unique_ptr<Scenario> scenario_;
+  Cpu* running_ = nullptr;  // the CPU whose fiber runs now, or null
+  bool unwinding_ = false;
+  std::uint64_t now_ns_ = 1000000000ull;
+  std::uint64_t stall_jump_ns_ = 1000;
+  RunResult result_;
+};
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_MODEL_SIM_MACHINE_H_

@@ -1,0 +1,91 @@
+// model/sim/scenario.h: what a simulated run consists of.
+//
+// A scenario is written as a function that fills a Scenario; the checker
+// calls it afresh for every run, so state captured by the lambdas (usually a
+// std::shared_ptr made inside the function) starts clean each time:
+//
+//   auto scenario = [](kmodel::sim::Scenario& s) {
+//     auto st = std::make_shared<State>();          // setup, CPU 0 context
+//     s.on_cpu(0, [st] { llist_add(&st->a, &st->head); });
+//     s.on_cpu(1, [st] { st->got = llist_del_all(&st->head); });
+//     s.nmi(1, [st] { llist_add(&st->b, &st->head); });
+//     s.at_end([st] { MODEL_ASSERT(count(st) == 2, "a node was lost"); });
+//   };
+//   auto result = kmodel::sim::check(config, scenario);
+//
+// Bodies run on simulated CPUs (each on its own fiber) in task context.
+// Interrupt handlers are delivered only at scheduling points of their CPU
+// while that CPU is running its body, at most `max_count` times per run, when
+// the context rules of model/cpu.h allow; whether and where is the strategy's
+// decision. The setup code and at_end checks run outside the machine, as
+// CPU 0 in task context, with no scheduling points.
+#ifndef KMODEL_MODEL_SIM_SCENARIO_H_
+#define KMODEL_MODEL_SIM_SCENARIO_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/cpu.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+struct Config {
+  int cpus = 2;                        // 1 .. NR_CPUS
+  std::uint64_t seed = 1;              // derives every run's strategy seed
+  std::uint64_t iterations = 1000;     // runs per check()
+  std::uint64_t max_steps = 100000;    // more steps than this in a run: a hang
+  double interrupt_probability = 0.05; // random strategy: per eligible step
+  std::uint64_t step_ns = 10;          // simulated time per step
+  std::uint64_t max_stall_jump_ns = 1000000;  // cap of one clock jump (1 ms)
+};
+
+struct InterruptSpec {
+  IrqKind kind;
+  int cpu;
+  std::function<void()> handler;
+  int max_count;
+  std::string name;
+};
+
+class Scenario {
+ public:
+  explicit Scenario(int cpus) : bodies_(static_cast<std::size_t>(cpus)) {}
+
+  // The task-context body of `cpu`. A CPU without a body stays idle.
+  void on_cpu(int cpu, std::function<void()> body);
+
+  // Interrupt handlers for `cpu`; each returns the interrupt's number
+  // (1-based, as written in schedules).
+  int nmi(int cpu, std::function<void()> handler, int max_count = 1,
+          std::string name = "nmi");
+  int hardirq(int cpu, std::function<void()> handler, int max_count = 1,
+              std::string name = "hardirq");
+  int softirq(int cpu, std::function<void()> handler, int max_count = 1,
+              std::string name = "softirq");
+
+  // A check run after every CPU has finished (only if the run did not
+  // already fail).
+  void at_end(std::function<void()> check);
+
+  int cpus() const { return static_cast<int>(bodies_.size()); }
+  const std::vector<std::function<void()>>& bodies() const { return bodies_; }
+  const std::vector<InterruptSpec>& interrupts() const { return interrupts_; }
+  const std::vector<std::function<void()>>& end_checks() const { return end_checks_; }
+
+ private:
+  int add_interrupt(IrqKind kind, int cpu, std::function<void()> handler,
+                    int max_count, std::string name);
+  void check_cpu(int cpu, const char* what) const;
+
+  std::vector<std::function<void()>> bodies_;
+  std::vector<InterruptSpec> interrupts_;
+  std::vector<std::function<void()>> end_checks_;
+};
+
+using ScenarioFn = std::function<void(Scenario&)>;
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_MODEL_SIM_SCENARIO_H_

@@ -1,0 +1,52 @@
+// model/sim/schedule.h: a run's decisions, and the string that replays them.
+//
+// Every nondeterministic thing in a simulated run is a decision taken by the
+// strategy: which CPU runs next, whether an interrupt is injected before that
+// CPU's next operation, and each data choice (e.g. "this page allocation
+// fails"). A run is a pure function of its scenario, its configuration and
+// this list, so the list, written as a short string, replays the run exactly.
+//
+// Grammar (version 1):
+//
+//   schedule := "v1:" [ token ( "." token )* ]
+//   token    := item [ "*" count ]        count >= 1 repeats the item
+//   item     := cpu                        CPU number `cpu` runs one step
+//             | "!" irq                    inject interrupt number `irq` (1-based)
+//             | "?" value                  a data choice took `value`
+//
+// "No interrupt" and a data choice of 0 are the defaults and are not
+// written: when replay is asked such a question and the next item is not of
+// that kind, the answer is 0. So "v1:0*3.!1.1.?1" means: CPU 0 runs three
+// steps; interrupt 1 is injected into the next CPU chosen, CPU 1; a later data
+// choice answers 1.
+#ifndef KMODEL_MODEL_SIM_SCHEDULE_H_
+#define KMODEL_MODEL_SIM_SCHEDULE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/backend.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+struct Decision {
+  enum class Kind : std::uint8_t { kCpu, kInterrupt, kChoice };
+  Kind kind;
+  int value;  // CPU number; interrupt number (1-based, 0 = none); choice value
+  bool operator==(const Decision&) const = default;
+};
+
+// Encodes decisions; defaults (no interrupt, choice 0) are left out.
+std::string encode_schedule(const std::vector<Decision>& decisions);
+
+// Parses a schedule string. Defaults left out when encoding are not restored
+// here; replay (ReplayStrategy) supplies them when asked. A malformed string
+// is an InvalidArgument error naming the offending token and its position.
+absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text);
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_MODEL_SIM_SCHEDULE_H_
