@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/bug.h"
 #include "model/clock.h"
+#include "model/machine_state.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -80,6 +81,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   }
   tls_machine = this;
   internal::tls_current_cpu = &cpus_[0].ctx;
+  reset_machine_state();
   try {
     scenario_ = std::make_unique<Scenario>(config_.cpus);
     scenario_fn(*scenario_);

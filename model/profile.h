@@ -1,0 +1,58 @@
+// model/profile.h: which version of the design the model reproduces.
+//
+// The BPF streams design changed between the seed patch series (May 2025),
+// the merged kernel (6.17/6.18) and mainline (2026 fixes). The model keeps
+// all three as run-time profiles, so the same scenario can be checked under
+// each and the outcomes compared (see docs/ and
+// shared/docs/kernel-semantics.md for the table of differences):
+//
+//   seed        the patch series: 4 MiB streams, NUL counted, BPF-side reader
+//               under an rqspinlock, at most 512 kernel error reports.
+//   linux-6.18  the merged kernel that runs on these machines.
+//   mainline    page allocator replaced by kmalloc_nolock, -E2BIG for long
+//               output, capacity leaks fixed, rqspinlock Nov 2025 fixes.
+//
+// The profile is process-global and read by kernel-shaped code at the points
+// where the versions differ. Set it before any CPU runs; changing it while
+// CPUs run is not supported.
+#ifndef KMODEL_MODEL_PROFILE_H_
+#define KMODEL_MODEL_PROFILE_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/backend.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+enum class Profile { kSeed, kLinux618, kMainline };
+
+inline constexpr Profile kAllProfiles[] = {Profile::kSeed, Profile::kLinux618,
+                                           Profile::kMainline};
+
+const char* profile_name(Profile profile);  // "seed", "linux-6.18", "mainline"
+
+// Accepts the names above; anything else is an InvalidArgument error that
+// lists the valid names.
+absl::StatusOr<Profile> parse_profile(std::string_view name);
+
+Profile current_profile();
+void set_profile(Profile profile);
+
+// Sets a profile for the lifetime of the object, then restores the previous.
+class ScopedProfile {
+ public:
+  explicit ScopedProfile(Profile profile) : saved_(current_profile()) { set_profile(profile); }
+  ~ScopedProfile() { set_profile(saved_); }
+  ScopedProfile(const ScopedProfile&) = delete;
+  ScopedProfile& operator=(const ScopedProfile&) = delete;
+
+ private:
+  Profile saved_;
+};
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_MODEL_PROFILE_H_
