@@ -1,0 +1,201 @@
+// scenarios/llist_scenarios.cc: model-check scenarios of sync/llist.
+//
+// The invariant the streams rely on: every node pushed by any writer, in
+// any context, reaches exactly one consumer exactly once, and a consumer that
+// detaches with llist_del_all() and reverses sees each writer's nodes in the
+// order that writer pushed them (and a batch contiguous).
+#include "scenarios/llist_scenarios.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "model/bug.h"
+#include "scenarios/catalogue.h"
+#include "sync/llist.h"
+
+KMODEL_NAMESPACE_BEGIN
+namespace llist_scenarios {
+
+namespace {
+
+struct Item {
+  llist_node node;
+  int writer = 0;
+  int seq = 0;
+};
+
+Item* item_of(llist_node* n) { return llist_entry(n, Item, node); }
+
+// Nodes of every writer, and the consumers' record of what they took.
+struct Shared {
+  llist_head head;
+  std::vector<std::vector<Item>> items;  // per writer
+  std::vector<int> taken;                // per (writer, seq): times consumed
+  std::vector<int> last_seq;             // per writer: last seq consumed
+  std::vector<char> pushed;              // per writer: started pushing
+  int writers;
+  int per_writer;
+
+  Shared(int writers_, int per_writer_)
+      : items(static_cast<std::size_t>(writers_)),
+        taken(static_cast<std::size_t>(writers_ * per_writer_)),
+        last_seq(static_cast<std::size_t>(writers_), -1),
+        pushed(static_cast<std::size_t>(writers_), 0),
+        writers(writers_),
+        per_writer(per_writer_) {
+    init_llist_head(&head);
+    for (int w = 0; w < writers; ++w) {
+      items[w] = std::vector<Item>(static_cast<std::size_t>(per_writer));
+      for (int s = 0; s < per_writer; ++s) {
+        items[w][s].writer = w;
+        items[w][s].seq = s;
+      }
+    }
+  }
+
+  // Consumes a FIFO chain: each node once, each writer's sequence increasing.
+  // The last three nodes of a writer were pushed as one batch: each of the
+  // last two must directly follow its predecessor.
+  void consume_fifo(llist_node* chain) {
+    llist_node* pos;
+    const Item* prev = nullptr;
+    llist_for_each(pos, chain) {
+      Item* it = item_of(pos);
+      if (it->seq >= per_writer - 2) {
+        MODEL_ASSERT(prev != nullptr && prev->writer == it->writer && prev->seq == it->seq - 1,
+                     absl::StrCat("batch of writer ", it->writer, " split before #", it->seq));
+      }
+      prev = it;
+      int& seen = taken[static_cast<std::size_t>(it->writer * per_writer + it->seq)];
+      MODEL_ASSERT(++seen == 1, absl::StrCat("node w", it->writer, "#", it->seq,
+                                              " consumed twice"));
+      MODEL_ASSERT(it->seq > last_seq[it->writer],
+                   absl::StrCat("writer ", it->writer, ": #", it->seq, " after #",
+                                last_seq[it->writer], " (not FIFO)"));
+      last_seq[it->writer] = it->seq;
+    }
+  }
+
+  void drain_all() { consume_fifo(llist_reverse_order(llist_del_all(&head))); }
+
+  // Writers that never ran (an interrupt not delivered) must have no node
+  // consumed; the others, every node exactly once.
+  void assert_all_consumed_once() const {
+    for (int w = 0; w < writers; ++w)
+      for (int s = 0; s < per_writer; ++s)
+        MODEL_ASSERT(taken[static_cast<std::size_t>(w * per_writer + s)] == (pushed[w] ? 1 : 0),
+                     absl::StrCat("node w", w, "#", s, " consumed ",
+                                  taken[static_cast<std::size_t>(w * per_writer + s)],
+                                  " times"));
+  }
+};
+
+// Writer w pushes its nodes: singly, and the last three as one batch.
+void push_all(Shared& sh, int w) {
+  auto& v = sh.items[static_cast<std::size_t>(w)];
+  const int n = sh.per_writer;
+  sh.pushed[static_cast<std::size_t>(w)] = 1;
+  for (int s = 0; s + 3 < n; ++s) llist_add(&v[s].node, &sh.head);
+  // A batch is linked newest-first, like the list itself.
+  plain_write(v[n - 1].node.next, &v[n - 2].node);
+  plain_write(v[n - 2].node.next, &v[n - 3].node);
+  llist_add_batch(&v[n - 1].node, &v[n - 3].node, &sh.head);
+}
+
+}  // namespace
+
+void producers_and_nmis(Scenario& s) {
+  // Writers: CPU0, CPU1, NMI on CPU0, NMI on CPU2 (the consumer's CPU).
+  auto sh = std::make_shared<Shared>(4, 5);
+  s.on_cpu(0, [sh] { push_all(*sh, 0); });
+  s.on_cpu(1, [sh] { push_all(*sh, 1); });
+  s.on_cpu(2, [sh] {
+    for (int i = 0; i < 4; ++i) sh->drain_all();
+  });
+  s.nmi(0, [sh] { push_all(*sh, 2); });
+  s.nmi(2, [sh] { push_all(*sh, 3); });
+  s.at_end([sh] {
+    sh->drain_all();
+    sh->assert_all_consumed_once();
+  });
+}
+
+void del_first_single_consumer(Scenario& s) {
+  auto sh = std::make_shared<Shared>(2, 4);
+  s.on_cpu(0, [sh] { push_all(*sh, 0); });
+  s.on_cpu(1, [sh] { push_all(*sh, 1); });
+  s.on_cpu(2, [sh] {
+    for (int i = 0; i < 6; ++i) {
+      if (llist_node* n = llist_del_first(&sh->head)) {
+        Item* it = item_of(n);
+        MODEL_ASSERT(++sh->taken[it->writer * sh->per_writer + it->seq] == 1,
+                     "node consumed twice");
+      }
+    }
+  });
+  s.at_end([sh] {
+    for (llist_node* n = llist_del_all(&sh->head); n != nullptr; n = llist_next(n)) {
+      Item* it = item_of(n);
+      MODEL_ASSERT(++sh->taken[it->writer * sh->per_writer + it->seq] == 1,
+                   "node consumed twice");
+    }
+    sh->assert_all_consumed_once();
+  });
+}
+
+void two_del_first_consumers(Scenario& s) {
+  // Broken on purpose: llist_del_first() has two concurrent consumers, one of
+  // which re-adds a node it took. The ABA lets CPU0's cmpxchg install a node
+  // CPU1 already owns.
+  auto sh = std::make_shared<Shared>(1, 3);
+  for (int i = 2; i >= 0; --i) llist_add(&sh->items[0][i].node, &sh->head);
+  sh->pushed[0] = 1;
+  auto consumed = std::make_shared<std::vector<int>>(3, 0);
+  auto take = [sh, consumed](llist_node* n) {
+    if (n != nullptr) ++(*consumed)[item_of(n)->seq];
+  };
+  s.on_cpu(0, [sh, take] { take(llist_del_first(&sh->head)); });
+  s.on_cpu(1, [sh, consumed] {
+    llist_node* a = llist_del_first(&sh->head);
+    llist_node* b = llist_del_first(&sh->head);
+    if (b != nullptr) ++(*consumed)[item_of(b)->seq];
+    if (a != nullptr) llist_add(a, &sh->head);  // give `a` back
+  });
+  s.at_end([sh, consumed] {
+    for (llist_node* n = llist_del_all(&sh->head); n != nullptr; n = llist_next(n)) {
+      MODEL_ASSERT(++(*consumed)[item_of(n)->seq] <= 1,
+                   absl::StrCat("node #", item_of(n)->seq, " is both consumed and on the list"));
+    }
+    for (int i = 0; i < 3; ++i)
+      MODEL_ASSERT((*consumed)[i] == 1, absl::StrCat("node #", i, " lost"));
+  });
+}
+
+namespace {
+const ScenarioRegistrar kProducers({
+    "llist/producers_nmis_del_all",
+    "2 CPUs and 2 NMIs push (single and batch); a consumer detaches, reverses; "
+    "each node once, per-writer FIFO",
+    Config{.cpus = 3, .iterations = 2000},
+    producers_and_nmis,
+    {{Profile::kLinux618, Expect::kPass}},
+});
+const ScenarioRegistrar kDelFirst({
+    "llist/del_first_single_consumer",
+    "one llist_del_first consumer against two adders: each node once",
+    Config{.cpus = 3, .iterations = 2000},
+    del_first_single_consumer,
+    {{Profile::kLinux618, Expect::kPass}},
+});
+const ScenarioRegistrar kTwoDelFirst({
+    "llist/bug_two_del_first_consumers",
+    "seeded misuse: two concurrent llist_del_first consumers (ABA) must be caught",
+    Config{.cpus = 2, .iterations = 5000},
+    two_del_first_consumers,
+    {{Profile::kLinux618, Expect::kViolation}},
+});
+}  // namespace
+
+}  // namespace llist_scenarios
+KMODEL_NAMESPACE_END

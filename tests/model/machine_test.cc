@@ -1,0 +1,241 @@
+// The simulator core: determinism, replay, interrupts nested by the kernel's
+// context rules, simulated time, and failures reported with their schedule.
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "model/atomic.h"
+#include "model/bug.h"
+#include "model/clock.h"
+#include "model/cpu.h"
+#include "model/local_lock.h"
+#include "model/page_alloc.h"
+#include "model/sim/check.h"
+
+using namespace kmodel;
+
+namespace {
+
+// Two CPUs increment a counter non-atomically (read, then write): a lost
+// update is possible, and the checker must find it.
+void racy_counter(Scenario& s) {
+  auto counter = std::make_shared<Atomic<int>>(0);
+  for (int cpu = 0; cpu < 2; ++cpu)
+    s.on_cpu(cpu, [counter] {
+      int v = READ_ONCE(*counter);
+      WRITE_ONCE(*counter, v + 1);
+    });
+  s.at_end([counter] { MODEL_ASSERT(READ_ONCE(*counter) == 2, "lost update"); });
+}
+
+void atomic_counter(Scenario& s) {
+  auto counter = std::make_shared<Atomic<int>>(0);
+  for (int cpu = 0; cpu < 3; ++cpu)
+    s.on_cpu(cpu, [counter] {
+      for (int i = 0; i < 3; ++i) atomic_inc(counter.get());
+    });
+  s.nmi(1, [counter] { atomic_inc(counter.get()); }, 2);
+  s.at_end([counter] {
+    MODEL_ASSERT(READ_ONCE(*counter) >= 9 && READ_ONCE(*counter) <= 11, "bad count");
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the checker finds a lost update and its schedule replays it") {
+  Config config{.cpus = 2, .seed = 7, .iterations = 500};
+  CheckResult r = check(config, racy_counter);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.report());
+  CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
+  CHECK_THAT(r.failure->message, Catch::Contains("lost update"));
+
+  auto again = replay(config, racy_counter, r.failure->schedule);
+  REQUIRE(again.ok());
+  CHECK(again->outcome == RunResult::Outcome::kFailed);
+  CHECK(again->message == r.failure->message);
+  CHECK(again->trace == r.failure->trace);
+  CHECK(again->schedule == r.failure->schedule);
+}
+
+TEST_CASE("atomic increments never lose an update, with NMIs") {
+  Config config{.cpus = 3, .seed = 11, .iterations = 2000, .interrupt_probability = 0.2};
+  CheckResult r = check(config, atomic_counter);
+  INFO(r.report());
+  CHECK(r.ok());
+  CHECK(r.runs == 2000);
+}
+
+TEST_CASE("the same seed gives the same runs; different seeds differ") {
+  Config config{.cpus = 3, .seed = 3, .iterations = 1};
+  RandomStrategy a(42, 0.2), b(42, 0.2), c(43, 0.2);
+  RunResult ra = run_once(config, atomic_counter, a);
+  RunResult rb = run_once(config, atomic_counter, b);
+  RunResult rc = run_once(config, atomic_counter, c);
+  CHECK(ra.schedule == rb.schedule);
+  CHECK(ra.trace == rb.trace);
+  CHECK(ra.schedule != rc.schedule);
+}
+
+TEST_CASE("a replay that does not fit the scenario is reported as divergence") {
+  Config config{.cpus = 2};
+  auto r = replay(config, racy_counter, "v1:5");
+  REQUIRE(r.ok());
+  CHECK(r->outcome == RunResult::Outcome::kDivergence);
+  CHECK_THAT(r->message, Catch::Contains("CPU 5 is not runnable"));
+
+  auto short_one = replay(config, racy_counter, "v1:0");
+  REQUIRE(short_one.ok());
+  CHECK(short_one->outcome == RunResult::Outcome::kDivergence);
+
+  auto bad = replay(config, racy_counter, "nonsense");
+  CHECK_FALSE(bad.ok());
+}
+
+TEST_CASE("interrupts nest by the kernel's context rules") {
+  // Record the context each handler sees; an NMI may land inside the
+  // hardirq, never the other way round; a hardirq never lands with irqs off.
+  struct Seen {
+    bool nmi_in_irq = false, nmi_ran = false, irq_ran = false, irq_with_irqs_off = false;
+    int bad = 0;
+  };
+  auto scenario = [](std::shared_ptr<Seen> seen) {
+    return [seen](Scenario& s) {
+      auto flag = std::make_shared<Atomic<int>>(0);
+      s.on_cpu(0, [flag] {
+        unsigned long flags;
+        for (int i = 0; i < 4; ++i) WRITE_ONCE(*flag, i);
+        local_irq_save(flags);
+        for (int i = 0; i < 4; ++i) WRITE_ONCE(*flag, 10 + i);
+        local_irq_restore(flags);
+      });
+      s.hardirq(0, [seen, flag] {
+        seen->irq_ran = true;
+        if (!in_hardirq() || in_nmi() || !irqs_disabled()) seen->bad++;
+        if (READ_ONCE(*flag) >= 10 && READ_ONCE(*flag) < 13) seen->irq_with_irqs_off = true;
+        WRITE_ONCE(*flag, 100);
+      });
+      s.nmi(0, [seen] {
+        seen->nmi_ran = true;
+        if (!in_nmi() || interrupt_context_level() != 3) seen->bad++;
+        if (in_hardirq() && preempt_count() & HARDIRQ_OFFSET * 2) seen->nmi_in_irq = true;
+      });
+    };
+  };
+  auto seen = std::make_shared<Seen>();
+  Config config{.cpus = 1, .seed = 5, .iterations = 3000, .interrupt_probability = 0.3};
+  CheckResult r = check(config, scenario(seen));
+  INFO(r.report());
+  CHECK(r.ok());
+  CHECK(seen->bad == 0);
+  CHECK(seen->nmi_ran);
+  CHECK(seen->irq_ran);
+  CHECK(seen->nmi_in_irq);  // reachable: NMI during the hardirq
+  CHECK_FALSE(seen->irq_with_irqs_off);
+}
+
+TEST_CASE("local_trylock refuses the NMI that interrupts its holder") {
+  struct State {
+    PerCpu<local_trylock_t> lock;
+    int nmi_refused = 0, nmi_took = 0;
+  };
+  auto st = std::make_shared<State>();
+  auto scenario = [st](Scenario& s) {
+    s.on_cpu(0, [st] {
+      unsigned long flags;
+      MODEL_ASSERT(local_trylock_irqsave(&st->lock, flags), "task must get the lock");
+      cpu_relax();
+      local_unlock_irqrestore(&st->lock, flags);
+    });
+    s.nmi(0, [st] {
+      unsigned long flags;
+      if (local_trylock_irqsave(&st->lock, flags)) {
+        st->nmi_took++;
+        local_unlock_irqrestore(&st->lock, flags);
+      } else {
+        st->nmi_refused++;
+      }
+    });
+  };
+  CheckResult r = check(Config{.cpus = 1, .seed = 9, .iterations = 2000,
+                               .interrupt_probability = 0.3},
+                        scenario);
+  INFO(r.report());
+  CHECK(r.ok());
+  CHECK(st->nmi_refused > 0);  // NMI inside the critical section
+  CHECK(st->nmi_took > 0);     // NMI outside it
+}
+
+TEST_CASE("simulated time jumps while every CPU spins, so timeouts are cheap") {
+  auto timed_out = std::make_shared<bool>(false);
+  auto scenario = [timed_out](Scenario& s) {
+    auto never = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [never, timed_out] {
+      const u64 deadline = ktime_get_mono_fast_ns() + 250 * NSEC_PER_MSEC;
+      while (READ_ONCE(*never) == 0) {
+        if (ktime_get_mono_fast_ns() > deadline) {
+          *timed_out = true;
+          return;
+        }
+        cpu_relax();
+      }
+    });
+  };
+  RandomStrategy strategy(1, 0);
+  RunResult r = run_once(Config{.cpus = 1}, scenario, strategy);
+  INFO(r.report());
+  CHECK(r.ok());
+  CHECK(*timed_out);
+  CHECK(r.sim_time_ns >= 250 * NSEC_PER_MSEC);
+  CHECK(r.steps < 2000);
+}
+
+TEST_CASE("a CPU that never finishes is reported as a hang") {
+  auto scenario = [](Scenario& s) {
+    auto x = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [x] {
+      for (;;) WRITE_ONCE(*x, READ_ONCE(*x) + 1);  // busy, never relaxes
+    });
+    s.on_cpu(1, [x] { READ_ONCE(*x); });
+  };
+  CheckResult r = check(Config{.cpus = 2, .iterations = 3, .max_steps = 500}, scenario);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.failure->outcome == RunResult::Outcome::kHang);
+  CHECK(r.failure->steps == 500);
+  CHECK_THAT(r.report(), Catch::Contains("schedule: v1:"));
+}
+
+TEST_CASE("bad scenario input is reported, not crashed on") {
+  auto bad_cpu = [](Scenario& s) { s.on_cpu(4, [] {}); };
+  CheckResult r = check(Config{.cpus = 2, .iterations = 1}, bad_cpu);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.failure->outcome == RunResult::Outcome::kBadInput);
+  CHECK_THAT(r.failure->message, Catch::Contains("cpu=4"));
+
+  CheckResult zero = check(Config{.cpus = 0, .iterations = 1}, [](Scenario&) {});
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.failure->outcome == RunResult::Outcome::kBadInput);
+}
+
+TEST_CASE("explored page-allocation failures are strategy choices") {
+  auto failures = std::make_shared<int>(0);
+  auto successes = std::make_shared<int>(0);
+  auto scenario = [failures, successes](Scenario& s) {
+    set_page_fault_policy(PageFaultPolicy::explored());
+    s.on_cpu(0, [failures, successes] {
+      page* p = alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+      if (p == nullptr) {
+        ++*failures;
+        return;
+      }
+      ++*successes;
+      free_pages_nolock(p, 0);
+    });
+  };
+  CheckResult r = check(Config{.cpus = 1, .iterations = 200}, scenario);
+  set_page_fault_policy(PageFaultPolicy::never());
+  CHECK(r.ok());
+  CHECK(*failures > 0);
+  CHECK(*successes > 0);
+  CHECK(page_alloc_stats().pages_live == 0);
+}

@@ -1,0 +1,50 @@
+// Schedule strings: encoding, parsing, and errors that name the bad token.
+#include <catch2/catch.hpp>
+
+#include "model/sim/schedule.h"
+
+using kmodel::Decision;
+using Kind = kmodel::Decision::Kind;
+
+TEST_CASE("encode compresses runs and leaves defaults out") {
+  std::vector<Decision> d = {{Kind::kCpu, 0},       {Kind::kInterrupt, 0}, {Kind::kCpu, 0},
+                             {Kind::kCpu, 0},       {Kind::kInterrupt, 2}, {Kind::kCpu, 1},
+                             {Kind::kChoice, 0},    {Kind::kChoice, 1},    {Kind::kCpu, 12}};
+  CHECK(kmodel::encode_schedule(d) == "v1:0*3.!2.1.?1.12");
+  CHECK(kmodel::encode_schedule({}) == "v1:");
+}
+
+TEST_CASE("parse inverts encode, except for the omitted defaults") {
+  auto parsed = kmodel::parse_schedule("v1:0*3.!2.1.?1.12");
+  REQUIRE(parsed.ok());
+  std::vector<Decision> want = {{Kind::kCpu, 0},   {Kind::kCpu, 0},    {Kind::kCpu, 0},
+                                {Kind::kInterrupt, 2}, {Kind::kCpu, 1}, {Kind::kChoice, 1},
+                                {Kind::kCpu, 12}};
+  CHECK(*parsed == want);
+  CHECK(kmodel::encode_schedule(*parsed) == "v1:0*3.!2.1.?1.12");
+}
+
+TEST_CASE("malformed schedules are rejected with the token named") {
+  struct Case {
+    const char* text;
+    const char* needle;
+  } cases[] = {
+      {"", "must start with \"v1:\""},
+      {"v2:0", "must start with \"v1:\""},
+      {"v1:0..1", "token 2 \"\""},
+      {"v1:0*0", "repeat count"},
+      {"v1:x", "token 1 \"x\""},
+      {"v1:!0", "interrupt numbers start at 1"},
+      {"v1:1*99999999", "longer than"},
+      {"v1:1*9999999999", "repeat count"},
+      {"v1:-1", "token 1 \"-1\""},
+      {"v1:0*16777216.1", "longer than"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    auto parsed = kmodel::parse_schedule(c.text);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(parsed.status().message()), Catch::Contains(c.needle));
+  }
+}
