@@ -1,6 +1,7 @@
 #include "model/native/cpu_binding.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 #include <time.h>
 
@@ -164,7 +165,13 @@ unsigned long interrupts_handled(int cpu, IrqKind kind) {
 
 namespace kmodel::native {
 
+#if KMODEL_TSAN
+// ThreadSanitizer delivers signals only when the thread enters an
+// intercepted call; a pure pause loop would never take its NMI.
+void cpu_relax() { usleep(0); }
+#else
 void cpu_relax() { __builtin_ia32_pause(); }
+#endif
 
 int num_possible_cpus() { return NR_CPUS; }
 

@@ -19,7 +19,7 @@ namespace {
 
 namespace ctx = boost::context;
 
-#if KMODEL_ASAN
+#if KMODEL_ASAN || KMODEL_TSAN
 constexpr std::size_t kStackSize = 1024 * 1024;
 #else
 constexpr std::size_t kStackSize = 256 * 1024;

@@ -1,0 +1,65 @@
+// alloc/internal/stats.h: the allocators' accounting counters.
+//
+// Instrumentation, not model state: plain std::atomic (never a scheduling
+// point) in one slot per (CPU, context level). A slot has a single writer at
+// a time (a CPU runs one context of each level at once, and an NMI does not
+// nest in an NMI), so updates are a relaxed load and store: no locked
+// instruction on the allocation fast path, and no update lost to an NMI that
+// interrupts the task between the load and the store (it uses another slot).
+// Readers sum all slots; the counters are net, so a free on another CPU than
+// the allocation simply makes one slot negative.
+#ifndef KMODEL_ALLOC_INTERNAL_STATS_H_
+#define KMODEL_ALLOC_INTERNAL_STATS_H_
+
+#include <atomic>
+
+#include "model/cpu.h"
+#include "model/percpu.h"
+#include "model/types.h"
+
+KMODEL_NAMESPACE_BEGIN
+namespace alloc_internal {
+
+enum Counter {
+  kPagesLive,
+  kKmallocReserved,
+  kElemsLive,
+  kBytesInUse,
+  kPayloadInUse,
+  kNumCounters,
+};
+
+struct StatSlot {
+  std::atomic<s64> v[kNumCounters];
+};
+
+struct StatCpu {
+  StatSlot level[4];  // task, softirq, hardirq, NMI
+};
+
+extern PerCpu<StatCpu> g_stats;
+
+// A thread that is not a CPU (a test's teardown while nothing runs) counts
+// in CPU 0's task slot.
+inline void stat_add(Counter c, s64 delta) {
+  CpuContext* ctx = cpu_bound() ? current_cpu() : nullptr;
+  StatCpu* cpu = g_stats.ptr(ctx != nullptr ? ctx->cpu : 0);
+  std::atomic<s64>& x =
+      cpu->level[ctx != nullptr ? interrupt_context_level_of(*ctx) : 0].v[c];
+  x.store(x.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
+inline s64 stat_sum(Counter c) {
+  s64 sum = 0;
+  for (int cpu = 0; cpu < NR_CPUS; ++cpu)
+    for (const StatSlot& s : g_stats.ptr(cpu)->level)
+      sum += s.v[c].load(std::memory_order_relaxed);
+  return sum;
+}
+
+void stats_clear();  // only while no CPU allocates or frees
+
+}  // namespace alloc_internal
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_ALLOC_INTERNAL_STATS_H_

@@ -1,0 +1,45 @@
+// alloc/kmalloc_nolock.h: kmalloc_nolock()/kfree_nolock(), the `mainline`
+// profile's element allocator.
+//
+// Mirrors the contract of kmalloc_nolock() and kfree_nolock()
+// (include/linux/slab.h, mm/slub.c, Linux 6.18+), not SLUB's implementation:
+//
+//   kmalloc_nolock(size, gfp_flags, node)
+//     any context (NMI included), never blocks or spins on another CPU,
+//     may fail (nullptr); size is the exact size the caller needs, at most
+//     KMALLOC_MAX_CACHE_SIZE; only __GFP_ACCOUNT/__GFP_ZERO-style flags.
+//     Like SLUB, it refuses to re-enter its own per-CPU state: an NMI that
+//     interrupts a kmalloc_nolock() on the same CPU fails (SLUB may instead
+//     retry in a larger cache; "may fail" covers both).
+//   kfree_nolock(obj)
+//     any context, any CPU; obj must come from kmalloc_nolock().
+//
+// Model
+//   Each object is its own block from alloc_pages_nolock() (so the page
+//   source's failure injection applies, and poisoning on free catches a use
+//   after free), with a small hidden header before the object. The memory
+//   this takes is not what SLUB takes; kmalloc_size_roundup() gives the size
+//   class SLUB would use, which is what the accounting reports.
+#ifndef KMODEL_ALLOC_KMALLOC_NOLOCK_H_
+#define KMODEL_ALLOC_KMALLOC_NOLOCK_H_
+
+#include <cstddef>
+
+#include "model/page_alloc.h"
+#include "model/types.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+inline constexpr std::size_t KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE;
+inline constexpr gfp_t __GFP_ZERO = 0x100u;
+
+void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node);
+void kfree_nolock(const void* obj);
+
+// The kmalloc size class of `size` (8, 16, 32, 64, 96, 128, 192, 256, 512,
+// 1024, 2048, 4096, 8192), or 0 above KMALLOC_MAX_CACHE_SIZE.
+std::size_t kmalloc_size_roundup(std::size_t size);
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_ALLOC_KMALLOC_NOLOCK_H_
