@@ -25,6 +25,8 @@
 #include "model/page_alloc.h"
 #include "sync/llist.h"
 
+#include <signal.h>
+
 #if KMODEL_TSAN
 // The NMI handler reaches the host malloc through alloc_pages_nolock(); see
 // above for why that cannot deadlock here. TSan would still report it.
@@ -40,6 +42,7 @@ constexpr int kConsumers = 2;
 constexpr int kPerProducer = 100000;
 constexpr int kNmisPerCpu = 3000;
 constexpr int kNmiLen = 64;
+constexpr int kLateNmis = 200;
 
 // Payload: byte 0 = writer, bytes 1..4 = seq, the rest = (seq + writer) & 0xff.
 void stamp(bpf_stream_elem* e, int writer, int seq) {
@@ -76,6 +79,18 @@ struct Shared {
 };
 
 Shared* g_shared;
+
+// A producer's idle wait. Under TSan an asynchronous signal is not run where
+// it arrives but when the thread next leaves an intercepted libc call; a
+// loop of cpu_relax() makes none and would never take its NMI, so it asks
+// for pending signals (sigpending is intercepted, and harmless natively).
+void idle_wait() {
+  cpu_relax();
+#if KMODEL_TSAN
+  sigset_t pending;
+  sigpending(&pending);
+#endif
+}
 
 // NMI handler: async-signal-safe apart from the page source (see above).
 void nmi_alloc(void* arg) {
@@ -125,7 +140,7 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
         shared->produced.fetch_add(1, std::memory_order_relaxed);
       }
       shared->producers_done.fetch_add(1);
-      while (!shared->sender_done.load()) cpu_relax();  // stay an NMI target
+      while (!shared->sender_done.load()) idle_wait();  // stay an NMI target
     });
   }
 
@@ -165,6 +180,22 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
     for (int p = 0; p < kProducers; ++p) sent[p] += native::send_nmi(p) == 0;
   for (int p = 0; p < kProducers; ++p)
     while (native::interrupts_handled(p, IrqKind::kNmi) < sent[p]) cpu_relax();
+  // Signals are delivered when the target returns to user mode, often from
+  // a page fault inside the allocator (ASan touches fresh memory for every
+  // page): all of the NMIs above may legitimately hit an allocation and be
+  // refused. These hit producers that are done, so they must all succeed.
+  while (shared->producers_done.load() != kProducers) std::this_thread::yield();
+  const long ok_before = shared->nmi_ok[0].load() + shared->nmi_ok[1].load();
+  unsigned long late = 0;
+  for (int i = 0; i < kLateNmis; ++i)
+    for (int p = 0; p < kProducers; ++p) {
+      const bool s = native::send_nmi(p) == 0;
+      sent[p] += s;
+      late += s;
+    }
+  for (int p = 0; p < kProducers; ++p)
+    while (native::interrupts_handled(p, IrqKind::kNmi) < sent[p]) cpu_relax();
+  const long late_ok = shared->nmi_ok[0].load() + shared->nmi_ok[1].load() - ok_before;
   shared->sender_done.store(true);
   for (auto& t : producers) t.join();
   for (auto& t : consumers) t.join();
@@ -183,7 +214,8 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
                  << page_alloc_stats().allocations);
   CHECK(unexplained == 0);
   CHECK(sent[0] + sent[1] > 0);
-  CHECK(nmi_ok > 0);
+  CHECK(late > 0);
+  CHECK(late_ok == static_cast<long>(late));  // outside an allocation: never refused
   CHECK(shared->task_failures.load() == 0);  // task context never re-enters
   CHECK(corrupt.load() == 0);
   CHECK(consumed.load() == long{kProducers} * kPerProducer + nmi_ok);
