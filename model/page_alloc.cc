@@ -71,6 +71,9 @@ page* alloc_pages_nolock(gfp_t /*gfp_flags*/, int /*nid*/, unsigned int order) {
   std::memset(mem, 0, bytes);
   a.pages_live.fetch_add(1, std::memory_order_relaxed);
   a.allocations.fetch_add(1, std::memory_order_relaxed);
+#if KMODEL_IS_SIM
+  internal::track_alloc(mem, bytes, "page");
+#endif
   return static_cast<page*>(mem);
 }
 
@@ -79,8 +82,13 @@ void free_pages_nolock(page* pg, unsigned int order) {
   internal::sched_point(internal::Op::kPageAlloc, pg);
   // POISON_FREE: a stale reader sees garbage rather than plausible data.
   std::memset(pg, 0x6b, PAGE_SIZE << order);
-  std::free(pg);
   allocator().pages_live.fetch_sub(1, std::memory_order_relaxed);
+#if KMODEL_IS_SIM
+  // The simulator keeps the page (poisoned) until the run ends, so a stale
+  // access is reported rather than landing in a reused page.
+  if (internal::track_free(pg, PAGE_SIZE << order, "page", std::free)) return;
+#endif
+  std::free(pg);
 }
 
 void* page_address(const page* pg) { return const_cast<page*>(pg); }

@@ -11,6 +11,7 @@
 #ifndef KMODEL_MODEL_INTERNAL_HOOKS_H_
 #define KMODEL_MODEL_INTERNAL_HOOKS_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "model/backend.h"
@@ -42,6 +43,11 @@ void note_write(const void* addr);
 // A data choice among n alternatives, made (and recorded) by the strategy.
 // Outside a running simulated CPU it returns 0.
 int choose(int n, const char* label);
+// Model memory bookkeeping for use-after-free, double-free and leak checks.
+// track_free returns true when the simulator took the block (it poisons it
+// and calls `release` when the run ends); false: the caller frees it now.
+void track_alloc(void* p, std::size_t n, const char* what);
+bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*));
 #else
 inline void sched_point(Op, const void*) {}
 inline void note_write(const void*) {}

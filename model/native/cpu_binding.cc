@@ -30,8 +30,12 @@ struct NativeCpu {
 
 NativeCpu g_cpus[NR_CPUS];
 
-int nmi_signal() { return SIGRTMIN; }
-int hardirq_signal() { return SIGRTMIN + 1; }
+// Standard (not real-time) signals: they never queue, so a burst of sends
+// cannot exhaust the per-user queued-signal limit (RLIMIT_SIGPENDING, shared
+// by every process of the user), and, like an NMI line, an interrupt sent
+// while the same one is still pending merges with it.
+int nmi_signal() { return SIGUSR1; }
+int hardirq_signal() { return SIGUSR2; }
 
 void run_handler(NativeCpu& c, IrqKind kind) {
   const bool nmi = kind == IrqKind::kNmi;

@@ -4,12 +4,18 @@
 // A thread becomes CPU n by holding a CpuBinding for n; at most one thread is
 // bound to a CPU at a time. Another thread may then interrupt it:
 //
-//   send_nmi(n)      delivers a real-time signal to CPU n's thread; its
+//   send_nmi(n)      delivers a signal (SIGUSR1) to CPU n's thread; its
 //                    handler enters NMI context and runs CPU n's NMI handler.
 //                    It runs even with irqs disabled, like an NMI.
 //   send_hardirq(n)  the same in hardirq context; while CPU n has irqs
 //                    disabled, the interrupt waits and runs when
 //                    local_irq_restore()/local_irq_enable() re-enables them.
+//                    (SIGUSR2.)
+//
+// Like a hardware interrupt line, an interrupt sent while the same one is
+// still pending on that CPU merges with it: count deliveries with
+// interrupts_handled(), and send the next one after the previous was taken
+// when each must run.
 //
 // Handlers run on the interrupted thread, on its stack, exactly where an
 // interrupt would: everything they call must be async-signal-safe in the way

@@ -1,36 +1,217 @@
 #include "model/sim/check.h"
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
+#include "model/sim/exhaustive_strategy.h"
+#include "model/sim/pct_strategy.h"
+#include "model/sim/shrink.h"
 
 KMODEL_NAMESPACE_BEGIN
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The loop shared by every strategy: count, observe, stop at the first
+// failure or when the time budget is spent.
+class CheckLoop {
+ public:
+  CheckLoop(const Config& config, const ScenarioFn& scenario, const RunObserver& observer)
+      : config_(config), scenario_(scenario), observer_(observer), start_(Clock::now()) {
+    out_.strategy = config.strategy;
+  }
+
+  bool out_of_time() {
+    if (config_.time_budget_s <= 0) return false;
+    const std::chrono::duration<double> elapsed = Clock::now() - start_;
+    out_.out_of_time = elapsed.count() >= config_.time_budget_s;
+    return out_.out_of_time;
+  }
+
+  // Returns false when the check must stop (a failure).
+  bool record(std::uint64_t index, RunResult r) {
+    if (r.outcome == RunResult::Outcome::kPruned) {
+      ++out_.pruned;
+      return true;
+    }
+    ++out_.runs;
+    out_.total_steps += r.steps;
+    count_goals(r);
+    if (r.ok() && wants_determinism_check(index)) r = determinism_check(std::move(r));
+    if (observer_) observer_(index, r);
+    if (r.ok()) return true;
+    out_.failing_run = index;
+    out_.original_length = r.decisions.size();
+    out_.failure = config_.shrink ? shrink_failure(config_, scenario_, std::move(r)) : std::move(r);
+    return false;
+  }
+
+  CheckResult finish() {
+    out_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    // A goal never reached makes a green result vacuous. Shards see only part
+    // of the work, so only a whole check can judge that.
+    if (!out_.failure && !out_.out_of_time && config_.shard_count <= 1 && out_.runs > 0) {
+      for (const GoalCount& g : out_.goals) {
+        if (g.runs_reached != 0) continue;
+        RunResult r;
+        r.outcome = RunResult::Outcome::kVacuous;
+        r.message = absl::StrCat("goal \"", g.name, "\" was never reached in ", out_.runs,
+                                 " runs: the check proves nothing about it");
+        out_.failure = std::move(r);
+        break;
+      }
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void count_goals(const RunResult& r) {
+    if (out_.goals.empty())
+      for (const std::string& name : r.goal_names) out_.goals.push_back({name, 0});
+    for (std::size_t i = 0; i < r.goals_reached.size() && i < out_.goals.size(); ++i)
+      out_.goals[i].runs_reached += r.goals_reached[i];
+  }
+
+  bool wants_determinism_check(std::uint64_t index) const {
+    return config_.determinism_every != 0 && index % config_.determinism_every == 0;
+  }
+
+  // Replays the run from its schedule: a different trace means the scenario
+  // depends on something outside the simulator's control.
+  RunResult determinism_check(RunResult r) {
+    absl::StatusOr<RunResult> again = replay(config_, scenario_, r.schedule);
+    if (again.ok() && again->outcome == r.outcome && again->trace == r.trace) return r;
+    r.outcome = RunResult::Outcome::kNondeterminism;
+    r.message = absl::StrCat(
+        "replaying this run's schedule gave a different ",
+        again.ok() ? (again->outcome != r.outcome ? "outcome" : "trace") : "result",
+        ": the scenario depends on state outside the simulator (globals not reset, "
+        "addresses, time, threads)");
+    return r;
+  }
+
+  const Config& config_;
+  const ScenarioFn& scenario_;
+  const RunObserver& observer_;
+  Clock::time_point start_;
+  CheckResult out_;
+};
+
+bool in_shard(const Config& c, std::uint64_t i) {
+  return c.shard_count <= 1 || i % c.shard_count == c.shard_index;
+}
+
+std::uint64_t run_seed(const Config& c, std::uint64_t i) { return splitmix64(c.seed + i); }
+
+CheckResult check_random(const Config& config, const ScenarioFn& scenario,
+                         const RunObserver& observer) {
+  CheckLoop loop(config, scenario, observer);
+  for (std::uint64_t i = 0; i < config.iterations && !loop.out_of_time(); ++i) {
+    if (!in_shard(config, i)) continue;
+    RandomStrategy strategy(run_seed(config, i), config.interrupt_probability);
+    if (!loop.record(i, run_once(config, scenario, strategy))) break;
+  }
+  return loop.finish();
+}
+
+// PCT needs the run length k: estimated from one unrecorded random run.
+CheckResult check_pct(const Config& config, const ScenarioFn& scenario,
+                      const RunObserver& observer) {
+  RandomStrategy probe(run_seed(config, ~0ull), config.interrupt_probability);
+  const std::uint64_t k = std::max<std::uint64_t>(run_once(config, scenario, probe).steps, 1);
+  CheckLoop loop(config, scenario, observer);
+  for (std::uint64_t i = 0; i < config.iterations && !loop.out_of_time(); ++i) {
+    if (!in_shard(config, i)) continue;
+    PctStrategy strategy(run_seed(config, i), config.cpus, config.pct_depth, k,
+                         config.interrupt_probability);
+    if (!loop.record(i, run_once(config, scenario, strategy))) break;
+  }
+  return loop.finish();
+}
+
+// Exhaustive: `iterations` caps the number of runs (0: no cap).
+CheckResult check_exhaustive(const Config& config, const ScenarioFn& scenario,
+                             const RunObserver& observer) {
+  ExhaustiveStrategy search({config.preemption_bound, config.sleep_sets, config.shard_index,
+                             config.shard_count});
+  CheckLoop loop(config, scenario, observer);
+  std::uint64_t index = 0;
+  bool exhausted = false;
+  while (!loop.out_of_time() && (config.iterations == 0 || index < config.iterations)) {
+    search.begin_run();
+    RunResult r = run_once(config, scenario, search);
+    if (!search.owns_last_run()) r.outcome = RunResult::Outcome::kPruned;
+    const bool keep_going = loop.record(index++, std::move(r));
+    if (!search.end_run()) exhausted = true;
+    if (!keep_going || exhausted) break;
+  }
+  CheckResult out = loop.finish();
+  out.exhausted = exhausted;
+  return out;
+}
+
+}  // namespace
+
+const char* strategy_name(StrategyKind kind) {
+  switch (kind) {
+    case StrategyKind::kRandom: return "random";
+    case StrategyKind::kPct: return "pct";
+    case StrategyKind::kExhaustive: return "exhaustive";
+  }
+  return "?";
+}
+
+absl::StatusOr<StrategyKind> parse_strategy(std::string_view name) {
+  for (StrategyKind k : {StrategyKind::kRandom, StrategyKind::kPct, StrategyKind::kExhaustive})
+    if (name == strategy_name(k)) return k;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "strategy \"", std::string(name), "\": unknown; expected random, pct or exhaustive"));
+}
 
 RunResult run_once(const Config& config, const ScenarioFn& scenario, Strategy& strategy) {
   Machine machine(config, strategy);
   return machine.run(scenario);
 }
 
-CheckResult check(const Config& config, const ScenarioFn& scenario) {
-  CheckResult out;
-  for (std::uint64_t i = 0; i < config.iterations; ++i) {
-    RandomStrategy strategy(splitmix64(config.seed + i), config.interrupt_probability);
-    RunResult r = run_once(config, scenario, strategy);
-    ++out.runs;
-    out.total_steps += r.steps;
-    if (!r.ok()) {
-      out.failure = std::move(r);
-      out.failing_run = i;
-      break;
-    }
+CheckResult check(const Config& config, const ScenarioFn& scenario, const RunObserver& observer) {
+  if (config.shard_count == 0 || config.shard_index >= config.shard_count) {
+    CheckResult out;
+    RunResult r;
+    r.outcome = RunResult::Outcome::kBadInput;
+    r.message = absl::StrCat("shard ", config.shard_index, "/", config.shard_count,
+                             ": the index must be below the count");
+    out.failure = std::move(r);
+    return out;
   }
-  return out;
+  switch (config.strategy) {
+    case StrategyKind::kRandom: return check_random(config, scenario, observer);
+    case StrategyKind::kPct: return check_pct(config, scenario, observer);
+    case StrategyKind::kExhaustive: return check_exhaustive(config, scenario, observer);
+  }
+  return {};
 }
 
 std::string CheckResult::report() const {
-  if (ok()) return absl::StrCat("pass: ", runs, " runs, ", total_steps, " steps");
-  return absl::StrCat("run ", failing_run, " of ", runs, " (seed for this check: see config.seed) ",
-                      failure->report(),
-                      "  replay: kmodel::sim::replay(config, scenario, \"",
-                      failure->schedule, "\")\n");
+  std::string goals_text;
+  for (const GoalCount& g : goals)
+    absl::StrAppend(&goals_text, "  goal \"", g.name, "\": reached in ", g.runs_reached, " of ",
+                    runs, " runs\n");
+  if (ok()) {
+    return absl::StrCat("pass: ", strategy_name(strategy), ", ", runs, " runs, ", total_steps,
+                        " steps", exhausted ? ", search exhausted" : "",
+                        out_of_time ? ", time budget spent" : "", "\n", goals_text);
+  }
+  std::string out = absl::StrCat(strategy_name(strategy), " run ", failing_run, " (after ", runs,
+                                 " runs): ", failure->report(), goals_text);
+  if (!failure->schedule.empty()) {
+    absl::StrAppend(&out, "  shrunk from ", original_length, " to ", failure->decisions.size(),
+                    " decisions\n  replay: kmodel::sim::replay(config, scenario, \"",
+                    failure->schedule, "\")\n");
+  }
+  return out;
 }
 
 absl::StatusOr<RunResult> replay(const Config& config, const ScenarioFn& scenario,

@@ -14,24 +14,45 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <functional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/sim/machine.h"
 
 KMODEL_NAMESPACE_BEGIN
 
+struct GoalCount {
+  std::string name;
+  std::uint64_t runs_reached = 0;
+};
+
 struct CheckResult {
+  StrategyKind strategy = StrategyKind::kRandom;
   std::uint64_t runs = 0;            // runs executed (including a failing one)
   std::uint64_t total_steps = 0;
-  std::optional<RunResult> failure;  // the first failing run
+  std::uint64_t pruned = 0;          // exhaustive: runs cut short (sleep sets, shards)
+  bool exhausted = false;            // exhaustive: the bounded tree is done
+  bool out_of_time = false;          // stopped by time_budget_s
+  double seconds = 0;                // wall time
+  std::vector<GoalCount> goals;      // per scenario goal, runs that reached it
+  std::optional<RunResult> failure;  // the first failing run (shrunk)
   std::uint64_t failing_run = 0;     // its index, when failure is set
+  std::size_t original_length = 0;   // decisions of the failing run before shrinking
 
   bool ok() const { return !failure.has_value(); }
   // For a failure: the run's report plus how to reproduce it.
   std::string report() const;
 };
 
-CheckResult check(const Config& config, const ScenarioFn& scenario);
+// Called after every completed run (for progress lines, reports, tests).
+using RunObserver = std::function<void(std::uint64_t run_index, const RunResult&)>;
+
+CheckResult check(const Config& config, const ScenarioFn& scenario,
+                  const RunObserver& observer = {});
+
+const char* strategy_name(StrategyKind kind);  // "random", "pct", "exhaustive"
+absl::StatusOr<StrategyKind> parse_strategy(std::string_view name);
 
 // A malformed schedule string is an InvalidArgument error; a schedule that
 // does not fit the scenario gives a RunResult with outcome kDivergence.

@@ -27,6 +27,10 @@ thread_local Machine* tls_machine = nullptr;
 
 }  // namespace
 
+[[noreturn]] static void throw_invariant(std::string message) {
+  throw InvariantFailure(std::move(message));
+}
+
 struct Machine::Cpu {
   int id = 0;
   CpuContext ctx;
@@ -43,7 +47,10 @@ const char* outcome_name(RunResult::Outcome outcome) {
     case RunResult::Outcome::kFailed: return "failed";
     case RunResult::Outcome::kHang: return "hang";
     case RunResult::Outcome::kDivergence: return "divergence";
+    case RunResult::Outcome::kNondeterminism: return "nondeterminism";
+    case RunResult::Outcome::kVacuous: return "vacuous";
     case RunResult::Outcome::kBadInput: return "bad input";
+    case RunResult::Outcome::kPruned: return "pruned";
   }
   return "?";
 }
@@ -92,15 +99,22 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   }
   if (result_.ok()) {
     result_.interrupts_delivered.assign(scenario_->interrupts().size(), 0);
+    result_.goal_names = scenario_->goals();
+    result_.goals_reached.assign(scenario_->goals().size(), false);
     for (int i = 0; i < config_.cpus; ++i) {
       if (!scenario_->bodies()[static_cast<std::size_t>(i)]) continue;
       Cpu& cpu = cpus_[i];
       cpu.fiber = std::make_unique<Fiber>([this, &cpu] { cpu_entry(cpu); });
     }
     step_loop();
-    if (!result_.ok()) unwind_all();
-    else run_end_checks();
+    if (!result_.ok()) {
+      unwind_all();
+    } else {
+      run_end_checks();
+      if (result_.ok() && config_.check_leaks) check_leaks();
+    }
   }
+  release_quarantine();
   cpus_.reset();  // CPUs die before the scenario state they captured
   scenario_.reset();
   internal::tls_current_cpu = nullptr;
@@ -112,10 +126,17 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
 
 void Machine::step_loop() {
   std::vector<int> runnable;
+  std::vector<CpuChoice> choices;
+  int last_cpu = -1;
   while (result_.ok()) {
     runnable.clear();
-    for (int i = 0; i < config_.cpus; ++i)
-      if (cpus_[i].fiber && !cpus_[i].fiber->finished()) runnable.push_back(i);
+    choices.clear();
+    for (int i = 0; i < config_.cpus; ++i) {
+      Cpu& c = cpus_[i];
+      if (!c.fiber || c.fiber->finished()) continue;
+      runnable.push_back(i);
+      choices.push_back({i, c.pending_op, result_.trace.object_id(c.pending_addr)});
+    }
     if (runnable.empty()) return;
     if (result_.steps >= config_.max_steps) {
       fail(RunResult::Outcome::kHang,
@@ -125,7 +146,8 @@ void Machine::step_loop() {
     }
     maybe_jump_clock(runnable);
     try {
-      Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(runnable)]];
+      Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(choices, last_cpu)]];
+      last_cpu = cpu.id;
       result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
       std::vector<int> candidates = deliverable_interrupts(cpu);
       std::size_t pick = candidates.empty() ? 0 : strategy_.pick_interrupt(cpu.id, candidates);
@@ -147,6 +169,8 @@ void Machine::step_loop() {
       running_ = nullptr;
     } catch (const ScheduleDivergence& d) {
       fail(RunResult::Outcome::kDivergence, d.what());
+    } catch (const PruneRun&) {
+      fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
     }
   }
 }
@@ -190,6 +214,8 @@ void Machine::cpu_entry(Cpu& cpu) {
     fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
   } catch (const ScheduleDivergence& d) {
     fail(RunResult::Outcome::kDivergence, d.what());
+  } catch (const PruneRun&) {
+    fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
   } catch (const std::exception& e) {
     fail(RunResult::Outcome::kFailed,
          absl::StrCat("CPU ", cpu.id, ": exception escaped: ", e.what()));
@@ -216,10 +242,13 @@ void Machine::wait_for_turn(Cpu& cpu) {
   }
 }
 
-void Machine::run_interrupt(Cpu& /*cpu: the handler runs on it, as current_cpu()*/, int interrupt) {
+void Machine::run_interrupt(Cpu& cpu, int interrupt) {
   const InterruptSpec& spec = scenario_->interrupts()[static_cast<std::size_t>(interrupt - 1)];
-  InterruptContext ctx(spec.kind);
-  spec.handler();
+  {
+    InterruptContext ctx(spec.kind);
+    spec.handler();
+  }
+  result_.trace.add_interrupt_end(cpu.id, interrupt_context_level_of(cpu.ctx), interrupt);
 }
 
 void Machine::sched_point(internal::Op op, const void* addr) {
@@ -230,6 +259,7 @@ void Machine::sched_point(internal::Op op, const void* addr) {
     if (std::uncaught_exceptions() > 0) return;
     throw Unwind{};
   }
+  if (addr != nullptr && !freed_.empty()) check_not_freed(op, addr);
   if (op == internal::Op::kRelax) cpu->relaxed = true;
   cpu->pending_op = op;
   cpu->pending_addr = addr;
@@ -248,6 +278,70 @@ int Machine::choose(int n, const char* label) {
   const int value = strategy_.pick_choice(n, label);
   result_.decisions.push_back({Decision::Kind::kChoice, value});
   return value;
+}
+
+void Machine::reach(int goal) {
+  if (goal >= 0 && static_cast<std::size_t>(goal) < result_.goals_reached.size())
+    result_.goals_reached[static_cast<std::size_t>(goal)] = true;
+}
+
+namespace {
+template <typename Map>
+const typename Map::value_type* block_containing(const Map& blocks, std::uintptr_t a) {
+  auto it = blocks.upper_bound(a);
+  if (it == blocks.begin()) return nullptr;
+  --it;
+  return a < it->first + it->second.size ? &*it : nullptr;
+}
+}  // namespace
+
+void Machine::track_alloc(void* p, std::size_t n, const char* what) {
+  live_[reinterpret_cast<std::uintptr_t>(p)] = Block{n, what, next_serial_++};
+}
+
+bool Machine::track_free(void* p, std::size_t n, const char* what, void (*release)(void*)) {
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  auto it = live_.find(a);
+  if (it == live_.end()) {
+    if (const auto* dead = block_containing(freed_, a)) {
+      throw_invariant(absl::StrCat("double free of ", what, " #", dead->second.serial));
+    }
+    return false;  // not allocated in this run (e.g. before it): not ours
+  }
+  Block b = it->second;
+  live_.erase(it);
+  if (b.size != n) {
+    throw_invariant(absl::StrCat("free of ", what, " #", b.serial, " with size ", n,
+                                 ", allocated with ", b.size));
+  }
+  b.release = release;
+  freed_[a] = b;
+  return true;
+}
+
+void Machine::check_not_freed(internal::Op op, const void* addr) {
+  const auto* dead = block_containing(freed_, reinterpret_cast<std::uintptr_t>(addr));
+  if (dead == nullptr) return;
+  throw_invariant(absl::StrCat("use after free: ", internal::op_name(op), " at offset ",
+                               reinterpret_cast<std::uintptr_t>(addr) - dead->first, " of freed ",
+                               dead->second.what, " #", dead->second.serial));
+}
+
+void Machine::check_leaks() {
+  if (live_.empty()) return;
+  std::size_t bytes = 0;
+  for (const auto& [addr, b] : live_) bytes += b.size;
+  const Block& first = live_.begin()->second;
+  fail(RunResult::Outcome::kFailed,
+       absl::StrCat("leak: ", live_.size(), " block(s), ", bytes, " bytes not freed at the end ",
+                    "of the run (first: ", first.what, " #", first.serial, ")"));
+}
+
+void Machine::release_quarantine() {
+  for (auto& [addr, b] : freed_)
+    if (b.release != nullptr) b.release(reinterpret_cast<void*>(addr));
+  freed_.clear();
+  live_.clear();  // blocks leaked by a failed run stay allocated: never reused
 }
 
 void Machine::fail(RunResult::Outcome outcome, std::string message) {
@@ -292,6 +386,15 @@ void note_write(const void*) {
   if (Machine* m = tls_machine) m->note_write();
 }
 
+void track_alloc(void* p, std::size_t n, const char* what) {
+  if (Machine* m = tls_machine) m->track_alloc(p, n, what);
+}
+
+bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*)) {
+  Machine* m = tls_machine;
+  return m != nullptr && m->track_free(p, n, what, release);
+}
+
 int choose(int n, const char* label) {
   Machine* m = tls_machine;
   if (m == nullptr) return 0;
@@ -306,6 +409,10 @@ void invariant_failed(const char* file, int line, const std::string& what) {
 }
 
 }  // namespace internal
+
+void reached(int goal) {
+  if (Machine* m = tls_machine) m->reach(goal);
+}
 
 void cpu_relax() { internal::sched_point(internal::Op::kRelax, nullptr); }
 

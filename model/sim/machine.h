@@ -21,6 +21,7 @@
 #define KMODEL_MODEL_SIM_MACHINE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +35,16 @@
 KMODEL_NAMESPACE_BEGIN
 
 struct RunResult {
-  enum class Outcome { kPass, kFailed, kHang, kDivergence, kBadInput };
+  enum class Outcome {
+    kPass,
+    kFailed,          // an invariant broke (incl. use after free, double free, leak)
+    kHang,            // no completion within max_steps
+    kDivergence,      // replay did not fit the scenario
+    kNondeterminism,  // the same schedule gave a different trace
+    kVacuous,         // a goal was never reached in a whole check
+    kBadInput,        // the configuration or the scenario's setup is wrong
+    kPruned,          // abandoned by the strategy (not a result)
+  };
   Outcome outcome = Outcome::kPass;
   std::string message;   // empty on kPass
   std::string schedule;  // replays this run
@@ -44,6 +54,8 @@ struct RunResult {
   std::uint64_t steps = 0;
   std::uint64_t sim_time_ns = 0;
   std::vector<int> interrupts_delivered;  // per interrupt number - 1
+  std::vector<std::string> goal_names;    // the scenario's goals
+  std::vector<bool> goals_reached;        // per goal
 
   bool ok() const { return outcome == Outcome::kPass; }
   // Message, schedule and the tail of the per-CPU timeline.
@@ -66,6 +78,9 @@ class Machine {
   void sched_point(internal::Op op, const void* addr);
   void note_write();
   int choose(int n, const char* label);
+  void reach(int goal);
+  void track_alloc(void* p, std::size_t n, const char* what);
+  bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*));
   std::uint64_t now_ns() const { return now_ns_; }
   int cpus() const { return config_.cpus; }
   // True while the caller runs on one of this machine's CPUs.
@@ -83,6 +98,21 @@ class Machine {
   void fail(RunResult::Outcome outcome, std::string message);
   void unwind_all();
   void run_end_checks();
+  void check_leaks();
+  void release_quarantine();
+  void check_not_freed(internal::Op op, const void* addr);
+
+  // Model memory the run allocated (live) and freed (kept, poisoned, until
+  // the run ends, so a stale access is caught rather than reused).
+  struct Block {
+    std::size_t size;
+    const char* what;
+    std::uint32_t serial;
+    void (*release)(void*) = nullptr;
+  };
+  std::map<std::uintptr_t, Block> live_;
+  std::map<std::uintptr_t, Block> freed_;
+  std::uint32_t next_serial_ = 1;
 
   Config config_;
   Strategy& strategy_;

@@ -46,6 +46,11 @@ int Scenario::softirq(int cpu, std::function<void()> handler, int max_count,
                        std::move(name));
 }
 
+int Scenario::goal(std::string name) {
+  goals_.push_back(std::move(name));
+  return static_cast<int>(goals_.size() - 1);
+}
+
 void Scenario::at_end(std::function<void()> check) { end_checks_.push_back(std::move(check)); }
 
 KMODEL_NAMESPACE_END

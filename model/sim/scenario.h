@@ -31,6 +31,12 @@
 
 KMODEL_NAMESPACE_BEGIN
 
+enum class StrategyKind {
+  kRandom,      // seeded uniform random walk
+  kPct,         // probabilistic concurrency testing (priorities, d-1 change points)
+  kExhaustive,  // bounded depth-first search with sleep sets
+};
+
 struct Config {
   int cpus = 2;                        // 1 .. NR_CPUS
   std::uint64_t seed = 1;              // derives every run's strategy seed
@@ -39,6 +45,21 @@ struct Config {
   double interrupt_probability = 0.05; // random strategy: per eligible step
   std::uint64_t step_ns = 10;          // simulated time per step
   std::uint64_t max_stall_jump_ns = 1000000;  // cap of one clock jump (1 ms)
+
+  StrategyKind strategy = StrategyKind::kRandom;
+  int pct_depth = 3;         // PCT: bug depth d (d-1 priority change points)
+  int preemption_bound = 2;  // exhaustive: preemptions per run
+  bool sleep_sets = true;    // exhaustive: partial-order reduction
+
+  // Deterministic, disjoint partition of the work: random and PCT runs i
+  // with i % shard_count == shard_index; exhaustive search subtrees likewise.
+  std::uint64_t shard_index = 0;
+  std::uint64_t shard_count = 1;
+
+  double time_budget_s = 0;              // stop after this much wall time (0: none)
+  bool shrink = true;                    // minimise a failing schedule
+  std::uint64_t determinism_every = 64;  // replay every k-th run and compare (0: off)
+  bool check_leaks = true;               // tracked model memory freed by the end
 };
 
 struct InterruptSpec {
@@ -69,6 +90,12 @@ class Scenario {
   // already fail).
   void at_end(std::function<void()> check);
 
+  // A reachability goal: an interleaving the scenario exists for. Code calls
+  // reached(goal) when it observes it; a check in which a goal is never
+  // reached fails as vacuous. Returns the goal's index.
+  int goal(std::string name);
+  const std::vector<std::string>& goals() const { return goals_; }
+
   int cpus() const { return static_cast<int>(bodies_.size()); }
   const std::vector<std::function<void()>>& bodies() const { return bodies_; }
   const std::vector<InterruptSpec>& interrupts() const { return interrupts_; }
@@ -82,7 +109,12 @@ class Scenario {
   std::vector<std::function<void()>> bodies_;
   std::vector<InterruptSpec> interrupts_;
   std::vector<std::function<void()>> end_checks_;
+  std::vector<std::string> goals_;
 };
+
+// Marks goal `goal` (an index from Scenario::goal) reached in the running
+// simulated run; outside a run it does nothing.
+void reached(int goal);
 
 using ScenarioFn = std::function<void(Scenario&)>;
 

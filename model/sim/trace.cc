@@ -49,6 +49,15 @@ void Trace::add_interrupt(int cpu, unsigned level, int interrupt) {
   events_.push_back(e);
 }
 
+void Trace::add_interrupt_end(int cpu, unsigned level, int interrupt) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::kInterruptEnd;
+  e.cpu = static_cast<std::uint8_t>(cpu);
+  e.level = static_cast<std::uint8_t>(level);
+  e.arg = static_cast<std::uint64_t>(interrupt);
+  events_.push_back(e);
+}
+
 void Trace::add_clock_jump(std::uint64_t ns) {
   TraceEvent e;
   e.kind = TraceEvent::Kind::kClockJump;
@@ -74,6 +83,9 @@ std::string Trace::timeline(int cpus, std::size_t max_rows) const {
         break;
       case TraceEvent::Kind::kInterrupt:
         cell = absl::StrCat(">> interrupt ", e.arg);
+        break;
+      case TraceEvent::Kind::kInterruptEnd:
+        cell = absl::StrCat("<< interrupt ", e.arg);
         break;
       case TraceEvent::Kind::kClockJump:
         absl::StrAppend(&out, absl::StrFormat("%6d", i), "  -- clock +", e.arg, " ns --\n");

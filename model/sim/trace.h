@@ -18,13 +18,13 @@
 KMODEL_NAMESPACE_BEGIN
 
 struct TraceEvent {
-  enum class Kind : std::uint8_t { kOp, kInterrupt, kClockJump };
+  enum class Kind : std::uint8_t { kOp, kInterrupt, kInterruptEnd, kClockJump };
   Kind kind = Kind::kOp;
   std::uint8_t cpu = 0;
   std::uint8_t level = 0;  // interrupt_context_level() when it ran
   internal::Op op = internal::Op::kStart;
   std::uint32_t object = 0;  // 0: none; else first-touch number
-  std::uint64_t arg = 0;     // kInterrupt: interrupt number; kClockJump: ns
+  std::uint64_t arg = 0;     // kInterrupt(End): interrupt number; kClockJump: ns
   bool operator==(const TraceEvent&) const = default;
 };
 
@@ -32,6 +32,7 @@ class Trace {
  public:
   void add_op(int cpu, unsigned level, internal::Op op, const void* addr);
   void add_interrupt(int cpu, unsigned level, int interrupt);
+  void add_interrupt_end(int cpu, unsigned level, int interrupt);
   void add_clock_jump(std::uint64_t ns);
 
   const std::vector<TraceEvent>& events() const { return events_; }
@@ -41,8 +42,10 @@ class Trace {
   // `max_rows` rows (the last ones) are shown.
   std::string timeline(int cpus, std::size_t max_rows = 200) const;
 
- private:
+  // The run-stable number of an object (assigned on first use; 0 for null).
   std::uint32_t object_id(const void* addr);
+
+ private:
   std::vector<TraceEvent> events_;
   std::unordered_map<const void*, std::uint32_t> objects_;
 };
