@@ -58,7 +58,7 @@ bool inject_failure(PageAllocator& a) {
 
 }  // namespace
 
-page* alloc_pages_nolock(gfp_t /*gfp_flags*/, int /*nid*/, unsigned int order) {
+page* alloc_pages_nolock(gfp_t gfp_flags, int /*nid*/, unsigned int order) {
   internal::sched_point(internal::Op::kPageAlloc, nullptr);
   PageAllocator& a = allocator();
   if (inject_failure(a)) {
@@ -68,7 +68,7 @@ page* alloc_pages_nolock(gfp_t /*gfp_flags*/, int /*nid*/, unsigned int order) {
   const std::size_t bytes = PAGE_SIZE << order;
   void* mem = std::aligned_alloc(bytes, bytes);
   if (mem == nullptr) return nullptr;
-  std::memset(mem, 0, bytes);
+  if (gfp_flags & __GFP_ZERO) std::memset(mem, 0, bytes);
   a.pages_live.fetch_add(1, std::memory_order_relaxed);
   a.allocations.fetch_add(1, std::memory_order_relaxed);
 #if KMODEL_IS_SIM
@@ -80,10 +80,10 @@ page* alloc_pages_nolock(gfp_t /*gfp_flags*/, int /*nid*/, unsigned int order) {
 void free_pages_nolock(page* pg, unsigned int order) {
   if (pg == nullptr) return;
   internal::sched_point(internal::Op::kPageAlloc, pg);
-  // POISON_FREE: a stale reader sees garbage rather than plausible data.
-  std::memset(pg, 0x6b, PAGE_SIZE << order);
   allocator().pages_live.fetch_sub(1, std::memory_order_relaxed);
 #if KMODEL_IS_SIM
+  // POISON_FREE: a stale plain reader sees garbage rather than plausible data.
+  std::memset(pg, 0x6b, PAGE_SIZE << order);
   // The simulator keeps the page (poisoned) until the run ends, so a stale
   // access is reported rather than landing in a reused page.
   if (internal::track_free(pg, PAGE_SIZE << order, "page", std::free)) return;

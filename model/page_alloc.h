@@ -8,6 +8,9 @@
 //   any context, NMI included; it returns nullptr on failure, and callers
 //   must handle that. The memory of a page is PAGE_SIZE << order bytes,
 //   aligned to its size, so virt_to_page() finds a page from any address in it.
+//   Its contents are undefined unless __GFP_ZERO is passed. In the simulator
+//   a freed page is poisoned (0x6b) and kept until the run ends, so a stale
+//   access is reported (model/sim/machine.h).
 //
 // Failure injection
 //   set_page_fault_policy() makes allocations fail on purpose: never, every
@@ -29,6 +32,7 @@ KMODEL_NAMESPACE_BEGIN
 inline constexpr unsigned PAGE_SHIFT = 12;
 inline constexpr std::size_t PAGE_SIZE = std::size_t{1} << PAGE_SHIFT;
 inline constexpr int NUMA_NO_NODE = -1;
+inline constexpr gfp_t __GFP_ZERO = 0x100u;
 inline constexpr gfp_t __GFP_ACCOUNT = 0x400000u;
 
 // Opaque: a page is its own memory; page_address() gives the bytes.

@@ -9,6 +9,7 @@
 #include "model/bug.h"
 #include "model/clock.h"
 #include "model/machine_state.h"
+#include "model/page_alloc.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -88,6 +89,9 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   }
   tls_machine = this;
   internal::tls_current_cpu = &cpus_[0].ctx;
+  // Every run starts from the same machine: no injected faults unless the
+  // scenario's setup asks, kernel-global per-CPU state reset.
+  set_page_fault_policy(PageFaultPolicy::never());
   reset_machine_state();
   try {
     scenario_ = std::make_unique<Scenario>(config_.cpus);
@@ -259,7 +263,9 @@ void Machine::sched_point(internal::Op op, const void* addr) {
     if (std::uncaught_exceptions() > 0) return;
     throw Unwind{};
   }
-  if (addr != nullptr && !freed_.empty()) check_not_freed(op, addr);
+  // (A page free is judged by track_free: a second free is a double free.)
+  if (addr != nullptr && !freed_.empty() && op != internal::Op::kPageAlloc)
+    check_not_freed(op, addr);
   if (op == internal::Op::kRelax) cpu->relaxed = true;
   cpu->pending_op = op;
   cpu->pending_addr = addr;

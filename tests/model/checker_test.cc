@@ -1,0 +1,228 @@
+// The model checker: strategies, exhaustive search and its reductions,
+// sharding, shrinking, memory safety, goals and the determinism check.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "model/atomic.h"
+#include "model/bug.h"
+#include "model/page_alloc.h"
+#include "model/sim/check.h"
+#include "model/sim/shrink.h"
+
+using namespace kmodel;
+
+namespace {
+
+// CPU 0 must run `depth_window` steps in a row around its read-modify-write
+// for CPU 1 to slip in: a lost update that needs one well-placed preemption.
+void lost_update(Scenario& s) {
+  auto counter = std::make_shared<Atomic<int>>(0);
+  auto noise = std::make_shared<Atomic<int>>(0);
+  s.on_cpu(0, [counter, noise] {
+    for (int i = 0; i < 6; ++i) WRITE_ONCE(*noise, i);
+    int v = READ_ONCE(*counter);
+    WRITE_ONCE(*counter, v + 1);
+    for (int i = 0; i < 6; ++i) WRITE_ONCE(*noise, i);
+  });
+  s.on_cpu(1, [counter] { atomic_inc(counter.get()); });
+  s.at_end([counter] { MODEL_ASSERT(READ_ONCE(*counter) == 2, "lost update"); });
+}
+
+// Independent CPUs: each writes only its own variable.
+void independent_writers(Scenario& s) {
+  auto a = std::make_shared<Atomic<int>>(0);
+  auto b = std::make_shared<Atomic<int>>(0);
+  s.on_cpu(0, [a] {
+    for (int i = 0; i < 3; ++i) WRITE_ONCE(*a, i);
+  });
+  s.on_cpu(1, [b] {
+    for (int i = 0; i < 3; ++i) WRITE_ONCE(*b, i);
+  });
+}
+
+std::set<std::string> schedules_of(Config config, const ScenarioFn& fn) {
+  std::set<std::string> out;
+  check(config, fn, [&](std::uint64_t, const RunResult& r) { out.insert(r.schedule); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every strategy finds the lost update, and its failure replays") {
+  for (StrategyKind k : {StrategyKind::kRandom, StrategyKind::kPct, StrategyKind::kExhaustive}) {
+    Config config{.cpus = 2, .seed = 3, .iterations = 5000, .strategy = k};
+    CheckResult r = check(config, lost_update);
+    INFO(strategy_name(k) << ": " << r.report());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
+    auto again = replay(config, lost_update, r.failure->schedule);
+    REQUIRE(again.ok());
+    CHECK(again->message == r.failure->message);
+    CHECK(again->trace == r.failure->trace);
+  }
+}
+
+TEST_CASE("shrinking keeps the failure and removes needless switches") {
+  Config config{.cpus = 2, .seed = 11, .iterations = 5000, .shrink = false};
+  CheckResult raw = check(config, lost_update);
+  REQUIRE_FALSE(raw.ok());
+  RunResult shrunk = shrink_failure(config, lost_update, *raw.failure);
+  INFO(raw.report() << "\nshrunk: " << shrunk.report());
+  CHECK(shrunk.outcome == raw.failure->outcome);
+  CHECK(shrunk.message == raw.failure->message);
+  CHECK(schedule_complexity(shrunk) <= schedule_complexity(*raw.failure));
+  // One preemption of CPU 0 between its read and its write, and one switch
+  // back, is all this bug needs.
+  CHECK(schedule_complexity(shrunk).first <= 2);
+  auto again = replay(config, lost_update, shrunk.schedule);
+  REQUIRE(again.ok());
+  CHECK(again->message == shrunk.message);
+}
+
+TEST_CASE("exhaustive search terminates and counts distinct schedules") {
+  Config config{.cpus = 2, .iterations = 0, .strategy = StrategyKind::kExhaustive,
+                .preemption_bound = 10, .sleep_sets = false};
+  CheckResult full = check(config, independent_writers);
+  INFO(full.report());
+  REQUIRE(full.ok());
+  CHECK(full.exhausted);
+  // 2 CPUs with 4 steps each (start + 3 writes): C(8,4) = 70 interleavings.
+  CHECK(full.runs == 70);
+  CHECK(schedules_of(config, independent_writers).size() == 70);
+
+  config.sleep_sets = true;
+  CheckResult reduced = check(config, independent_writers);
+  INFO(reduced.report());
+  REQUIRE(reduced.ok());
+  CHECK(reduced.exhausted);
+  // All steps commute: one representative run suffices.
+  CHECK(reduced.runs == 1);
+}
+
+TEST_CASE("a preemption bound of 0 explores only non-preemptive schedules") {
+  Config config{.cpus = 2, .iterations = 0, .strategy = StrategyKind::kExhaustive,
+                .preemption_bound = 0, .sleep_sets = false};
+  CheckResult r = check(config, independent_writers);
+  REQUIRE(r.ok());
+  CHECK(r.exhausted);
+  CHECK(r.runs == 2);  // CPU 0 first, or CPU 1 first
+  CHECK(check(config, lost_update).ok());  // the bug needs a preemption
+  config.preemption_bound = 1;
+  CHECK_FALSE(check(config, lost_update).ok());
+}
+
+TEST_CASE("the union of n shards explores exactly the unsharded schedules") {
+  for (StrategyKind k : {StrategyKind::kRandom, StrategyKind::kExhaustive}) {
+    Config config{.cpus = 2, .seed = 5, .iterations = k == StrategyKind::kRandom ? 300u : 0u,
+                  .strategy = k, .preemption_bound = 3, .sleep_sets = false,
+                  .determinism_every = 0};
+    std::multiset<std::string> whole, parts;
+    check(config, independent_writers,
+          [&](std::uint64_t, const RunResult& r) { whole.insert(r.schedule); });
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      Config shard = config;
+      shard.shard_index = i;
+      shard.shard_count = 3;
+      check(shard, independent_writers,
+            [&](std::uint64_t, const RunResult& r) { parts.insert(r.schedule); });
+    }
+    INFO(strategy_name(k));
+    CHECK(parts == whole);
+    CHECK(whole.size() > 10);
+  }
+}
+
+TEST_CASE("a bad shard is refused with a clear message") {
+  Config config{.shard_index = 3, .shard_count = 3};
+  CheckResult r = check(config, independent_writers);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.failure->outcome == RunResult::Outcome::kBadInput);
+  CHECK_THAT(r.failure->message, Catch::Contains("shard 3/3"));
+}
+
+TEST_CASE("use after free, double free and leaks of model pages are reported") {
+  auto use_after_free = [](Scenario& s) {
+    s.on_cpu(0, [] {
+      page* p = alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+      auto* word = static_cast<Atomic<int>*>(page_address(p));
+      WRITE_ONCE(*word, 1);
+      free_pages_nolock(p, 0);
+      WRITE_ONCE(*word, 2);  // stale
+    });
+  };
+  CheckResult r = check(Config{.cpus = 1, .iterations = 1}, use_after_free);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.failure->message, Catch::Contains("use after free: store at offset 0 of freed page"));
+
+  auto double_free = [](Scenario& s) {
+    s.on_cpu(0, [] {
+      page* p = alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+      free_pages_nolock(p, 0);
+      free_pages_nolock(p, 0);
+    });
+  };
+  r = check(Config{.cpus = 1, .iterations = 1}, double_free);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.failure->message, Catch::Contains("double free of page"));
+
+  auto leak = [](Scenario& s) {
+    s.on_cpu(0, [] { alloc_pages_nolock(0, NUMA_NO_NODE, 0); });
+  };
+  r = check(Config{.cpus = 1, .iterations = 1}, leak);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.failure->message, Catch::Contains("leak: 1 block(s), 4096 bytes"));
+  CHECK(check(Config{.cpus = 1, .iterations = 1, .check_leaks = false}, leak).ok());
+}
+
+TEST_CASE("goals: counted per run; a goal never reached makes the check fail") {
+  auto scenario = [](bool reachable) {
+    return [reachable](Scenario& s) {
+      const int inside = s.goal("NMI inside the window");
+      auto window = std::make_shared<Atomic<int>>(0);
+      s.on_cpu(0, [window] {
+        WRITE_ONCE(*window, 1);
+        WRITE_ONCE(*window, 0);
+      });
+      s.nmi(0, [window, inside, reachable] {
+        if (READ_ONCE(*window) == 1 && reachable) reached(inside);
+      });
+    };
+  };
+  Config config{.cpus = 1, .seed = 2, .iterations = 2000, .interrupt_probability = 0.3};
+  CheckResult yes = check(config, scenario(true));
+  INFO(yes.report());
+  REQUIRE(yes.ok());
+  REQUIRE(yes.goals.size() == 1);
+  CHECK(yes.goals[0].runs_reached > 0);
+  CHECK(yes.goals[0].runs_reached < yes.runs);
+
+  CheckResult no = check(config, scenario(false));
+  REQUIRE_FALSE(no.ok());
+  CHECK(no.failure->outcome == RunResult::Outcome::kVacuous);
+  CHECK_THAT(no.failure->message, Catch::Contains("NMI inside the window"));
+}
+
+TEST_CASE("a scenario that depends on state outside the simulator is caught") {
+  static int calls = 0;  // survives across runs: nondeterministic input
+  auto leaky = [](Scenario& s) {
+    const int extra = calls++ % 2;
+    auto x = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [x, extra] {
+      for (int i = 0; i <= extra; ++i) WRITE_ONCE(*x, i);
+    });
+  };
+  CheckResult r = check(Config{.cpus = 1, .iterations = 10, .determinism_every = 1}, leaky);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.failure->outcome == RunResult::Outcome::kNondeterminism);
+}
+
+TEST_CASE("a time budget stops a check early and says so") {
+  Config config{.cpus = 2, .iterations = 100000000, .time_budget_s = 0.05};
+  CheckResult r = check(config, independent_writers);
+  CHECK(r.ok());
+  CHECK(r.out_of_time);
+  CHECK(r.runs < 100000000);
+}
