@@ -31,7 +31,6 @@
 KMODEL_NAMESPACE_BEGIN
 
 inline constexpr std::size_t KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE;
-inline constexpr gfp_t __GFP_ZERO = 0x100u;
 
 void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node);
 void kfree_nolock(const void* obj);
