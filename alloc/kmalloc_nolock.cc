@@ -64,16 +64,15 @@ std::size_t kmalloc_size_roundup(std::size_t size) {
   return 0;
 }
 
-void* kmalloc_nolock(std::size_t size, gfp_t /*gfp_flags*/, int node) {
+void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node) {
   if (size == 0 || size > KMALLOC_MAX_CACHE_SIZE) return nullptr;
   unsigned long flags;
   // SLUB's per-CPU state is under a local_trylock too: re-entry fails.
   if (!local_trylock_irqsave(&kmalloc_nolock_lock, flags)) return nullptr;
   const unsigned int order = order_for(size + sizeof(KmallocHeader));
-  page* pg = alloc_pages_nolock(0, node, order);
+  page* pg = alloc_pages_nolock(gfp_flags & __GFP_ZERO, node, order);
   local_unlock_irqrestore(&kmalloc_nolock_lock, flags);
   if (pg == nullptr) return nullptr;
-  // The page source returns zeroed memory: __GFP_ZERO holds either way.
   auto* h = static_cast<KmallocHeader*>(page_address(pg));
   h->magic = kKmallocMagic;
   h->order = order;

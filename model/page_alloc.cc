@@ -80,13 +80,16 @@ page* alloc_pages_nolock(gfp_t gfp_flags, int /*nid*/, unsigned int order) {
 void free_pages_nolock(page* pg, unsigned int order) {
   if (pg == nullptr) return;
   internal::sched_point(internal::Op::kPageAlloc, pg);
+  const std::size_t bytes = PAGE_SIZE << order;
   allocator().pages_live.fetch_sub(1, std::memory_order_relaxed);
 #if KMODEL_IS_SIM
   // POISON_FREE: a stale plain reader sees garbage rather than plausible data.
-  std::memset(pg, 0x6b, PAGE_SIZE << order);
+  std::memset(pg, 0x6b, bytes);
   // The simulator keeps the page (poisoned) until the run ends, so a stale
   // access is reported rather than landing in a reused page.
-  if (internal::track_free(pg, PAGE_SIZE << order, "page", std::free)) return;
+  if (internal::track_free(pg, bytes, "page", std::free)) return;
+#else
+  (void)bytes;
 #endif
   std::free(pg);
 }
