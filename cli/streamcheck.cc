@@ -1,47 +1,251 @@
 // streamcheck: runs the model-check scenario catalogue.
 //
 //   streamcheck list
-//   streamcheck run [GLOB ...] [--iterations=N] [--seed=S] [--profile=P]
-//   streamcheck replay SCENARIO SCHEDULE [--profile=P]
+//   streamcheck run [GLOB ...] [flags]
+//   streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
+//   streamcheck merge OUT.json IN.json ...
 //
 // `run` checks every scenario whose name matches a glob (default: all) under
 // each profile the catalogue lists for it, and compares the outcome with the
 // catalogue's expectation. Exit code: 0 all expectations met, 1 a violation
-// (an expectation not met), 2 usage error.
+// (an expectation not met), 2 usage error. See kUsage below and
+// docs/streamcheck.md.
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "cli/report_json.h"
+#include "cli/trace_json.h"
 #include "scenarios/catalogue.h"
 
-ABSL_FLAG(uint64_t, iterations, 0,
-          "runs per scenario and profile (0: the catalogue's own budget)");
-ABSL_FLAG(uint64_t, seed, 0, "override every scenario's seed (0: the catalogue's own)");
+// Every flag is a string, validated by us: a bad value is then a usage
+// error with exit code 2 and a message naming the flag (Abseil's own
+// parsing would exit with 1, which means "violation" here).
+ABSL_FLAG(std::string, iterations, "",
+          "runs per scenario and profile (default: the catalogue's own budget)");
+ABSL_FLAG(std::string, seed, "", "seed of every check (default: the catalogue's own)");
 ABSL_FLAG(std::string, profile, "",
           "only this profile (seed, linux-6.18, mainline); default: every profile "
           "the catalogue lists for a scenario");
+ABSL_FLAG(std::string, strategy, "",
+          "random, pct or exhaustive (default: the catalogue's own, usually random)");
+ABSL_FLAG(std::string, time_budget, "",
+          "stop each check (scenario x profile) after this many wall-clock seconds "
+          "(default: the catalogue's own; 0: none)");
+ABSL_FLAG(std::string, cpus, "", "override the catalogue's CPU count (1..NR_CPUS)");
+ABSL_FLAG(std::string, shard, "0/1",
+          "run only shard i of n of every check (runs with index % n == i), e.g. 2/8");
+ABSL_FLAG(std::string, json, "", "write the machine-readable report of `run` to this file");
+ABSL_FLAG(std::string, trace_out, "",
+          "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
+          "`run` the first failing run (else the last run), for `replay` the replayed run");
 
 namespace {
 
 using kmodel::Expect;
 using kmodel::ScenarioEntry;
+using streamcheck::Report;
+using streamcheck::ScenarioReport;
+using streamcheck::Shard;
 
 constexpr int kExitPass = 0;
 constexpr int kExitViolation = 1;
 constexpr int kExitUsage = 2;
 
+constexpr const char* kUsage = R"(model-checks the BPF streams scenario catalogue
+
+commands:
+  streamcheck list
+      every scenario: name, CPUs, run budget, expectation per profile.
+  streamcheck run [GLOB ...] [flags]
+      checks every scenario whose name matches a shell glob (quote it:
+      'llist/*'; default: all) under every profile the catalogue lists for
+      it, and compares the outcome with the catalogue's expectation.
+      flags: --strategy --iterations --time_budget --seed --cpus --profile
+             --shard --json --trace-out
+  streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
+      re-runs one schedule string ('v1:...') exactly, printing the per-CPU
+      timeline; exit 0 if the run passes, 1 if it fails.
+  streamcheck merge OUT.json IN.json ...
+      combines the --json reports of shards into one (same scenario and
+      profile: counters summed, verdict judged on the union of the runs).
+
+flags (--name=value; '-' and '_' are interchangeable in names):
+  --strategy=random|pct|exhaustive   exploration strategy
+  --iterations=N     runs per scenario and profile (catalogue's budget)
+  --time_budget=S    wall-clock seconds per scenario and profile
+  --seed=S           seed of every check (catalogue's seed)
+  --cpus=N           CPU count override, 1..NR_CPUS
+  --profile=P        only profile P: seed, linux-6.18 or mainline
+  --shard=i/n        only shard i of n of every check (runs with index % n
+                     == i); merge the shards' --json reports afterwards
+  --json=FILE        machine-readable report (format: docs/streamcheck.md)
+  --trace-out=FILE   Chrome trace-event JSON of one run, for
+                     https://ui.perfetto.dev or chrome://tracing
+
+On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA).
+A failure prints the shrunk schedule, the per-CPU timeline and the replay
+command.
+exit code: 0 expectations met, 1 violation or unmet expectation,
+           2 usage error (bad command, flag value, schedule or file))";
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "streamcheck: %s\n(see streamcheck --help)\n", message.c_str());
   return kExitUsage;
 }
+
+// ---- Command line ------------------------------------------------------------
+
+// Abseil handles these itself; they are not in its flag registry.
+bool is_usage_flag(const std::string& name) {
+  for (const char* u : {"help", "helpfull", "helpshort", "helppackage", "helpon", "helpmatch",
+                        "version", "only_check_args"})
+    if (name == u) return true;
+  return false;
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--") return false;
+    if (a == "--help" || a == "-help" || a == "-h") return true;
+  }
+  return false;
+}
+
+// Rewrites "--trace-out=x" as "--trace_out=x" (Abseil names are
+// identifiers) and rejects unknown flags with exit code 2, before Abseil
+// would reject them with exit code 1. Returns an error message or "".
+std::string normalize_flags(std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    const std::size_t dashes = a[1] == '-' ? 2 : 1;
+    const std::size_t eq = a.find('=');
+    std::string name = a.substr(dashes, eq == std::string::npos ? std::string::npos : eq - dashes);
+    absl::StrReplaceAll({{"-", "_"}}, &name);
+    if (is_usage_flag(name)) continue;
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    const bool negated_bool = flag == nullptr && name.rfind("no", 0) == 0 &&
+                              absl::FindCommandLineFlag(name.substr(2)) != nullptr &&
+                              absl::FindCommandLineFlag(name.substr(2))->IsOfType<bool>();
+    if (flag == nullptr && !negated_bool) return absl::StrCat("unknown flag --", name);
+    a = absl::StrCat("--", name, eq == std::string::npos ? "" : a.substr(eq));
+    // "--flag value": the value is the next argument, not a command word.
+    if (flag != nullptr && eq == std::string::npos && !flag->IsOfType<bool>()) ++i;
+  }
+  return "";
+}
+
+struct Options {
+  std::uint64_t iterations = 0;  // 0: the catalogue's
+  std::uint64_t seed = 0;        // 0: the catalogue's
+  std::optional<kmodel::Profile> profile;
+  std::optional<kmodel::StrategyKind> strategy;
+  std::optional<double> time_budget_s;
+  int cpus = 0;  // 0: the catalogue's
+  Shard shard;
+  std::string json_path;
+  std::string trace_path;
+};
+
+// Returns the error for the first invalid flag value.
+absl::Status parse_options(Options& o) {
+  if (const std::string v = absl::GetFlag(FLAGS_iterations); !v.empty()) {
+    absl::StatusOr<std::uint64_t> n = streamcheck::parse_count(v, "--iterations");
+    if (!n.ok()) return n.status();
+    o.iterations = *n;
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_seed); !v.empty()) {
+    absl::StatusOr<std::uint64_t> n = streamcheck::parse_count(v, "--seed");
+    if (!n.ok()) return n.status();
+    o.seed = *n;
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_profile); !v.empty()) {
+    absl::StatusOr<kmodel::Profile> p = kmodel::parse_profile(v);
+    if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("--profile=", v, ": ", p.status().message()));
+    o.profile = *p;
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_strategy); !v.empty()) {
+    absl::StatusOr<kmodel::StrategyKind> s = kmodel::parse_strategy(v);
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--strategy=", v, ": ", s.status().message()));
+    o.strategy = *s;
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_time_budget); !v.empty()) {
+    absl::StatusOr<double> s = streamcheck::parse_seconds(v, "--time_budget");
+    if (!s.ok()) return s.status();
+    o.time_budget_s = *s;
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_cpus); !v.empty()) {
+    absl::StatusOr<int> n = streamcheck::parse_cpus(v);
+    if (!n.ok()) return n.status();
+    o.cpus = *n;
+  }
+  absl::StatusOr<Shard> shard = streamcheck::parse_shard(absl::GetFlag(FLAGS_shard));
+  if (!shard.ok()) return shard.status();
+  o.shard = *shard;
+  o.json_path = absl::GetFlag(FLAGS_json);
+  o.trace_path = absl::GetFlag(FLAGS_trace_out);
+  return absl::OkStatus();
+}
+
+// ---- Output files ----------------------------------------------------------
+
+// A file named by a flag, opened before any work so that an unwritable path
+// fails in a second, not after an hour of checking.
+class OutputFile {
+ public:
+  OutputFile() = default;
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile() {
+    if (f_ != nullptr) std::fclose(f_);
+  }
+
+  // "" when the path is empty (not requested) or opened; else the error.
+  std::string open(const std::string& path, const char* flag) {
+    path_ = path;
+    if (path.empty()) return "";
+    f_ = std::fopen(path.c_str(), "w");
+    if (f_ == nullptr)
+      return absl::StrCat(flag, "=", path, ": cannot open \"", path, "\" for writing");
+    return "";
+  }
+  bool requested() const { return f_ != nullptr; }
+
+  // "" on success; else an error naming the path.
+  std::string write(const std::string& content) {
+    const bool ok = std::fwrite(content.data(), 1, content.size(), f_) == content.size() &&
+                    std::fclose(f_) == 0;
+    f_ = nullptr;
+    return ok ? "" : absl::StrCat("cannot write \"", path_, "\"");
+  }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+};
+
+// ---- list ------------------------------------------------------------------
 
 bool matches(const std::string& name, const std::vector<std::string>& globs) {
   if (globs.empty()) return true;
@@ -50,14 +254,12 @@ bool matches(const std::string& name, const std::vector<std::string>& globs) {
   return false;
 }
 
-const char* expect_name(Expect e) { return e == Expect::kPass ? "pass" : "violation"; }
-
 int cmd_list() {
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     std::string profiles;
     for (auto [p, x] : e->expect)
       absl::StrAppend(&profiles, profiles.empty() ? "" : ", ", kmodel::profile_name(p), "=",
-                      expect_name(x));
+                      streamcheck::expect_name(x));
     std::printf("%-44s cpus=%d runs=%llu  [%s]\n    %s\n", e->name.c_str(), e->config.cpus,
                 static_cast<unsigned long long>(e->config.iterations), profiles.c_str(),
                 e->description.c_str());
@@ -65,86 +267,228 @@ int cmd_list() {
   return kExitPass;
 }
 
-int cmd_run(const std::vector<std::string>& globs) {
-  const std::string only = absl::GetFlag(FLAGS_profile);
-  if (!only.empty()) {
-    auto p = kmodel::parse_profile(only);
-    if (!p.ok()) return usage_error(std::string(p.status().message()));
+// ---- run -------------------------------------------------------------------
+
+kmodel::Config config_for(const ScenarioEntry& e, const Options& o) {
+  kmodel::Config c = e.config;
+  if (o.iterations != 0) c.iterations = o.iterations;
+  if (o.seed != 0) c.seed = o.seed;
+  if (o.strategy) c.strategy = *o.strategy;
+  if (o.time_budget_s) c.time_budget_s = *o.time_budget_s;
+  if (o.cpus != 0) c.cpus = o.cpus;
+  c.shard_index = o.shard.index;
+  c.shard_count = o.shard.count;
+  return c;
+}
+
+std::string replay_command(const std::string& name, const std::string& schedule,
+                           kmodel::Profile profile, const Options& o) {
+  std::string cmd = absl::StrCat("streamcheck replay ", name, " '", schedule, "' --profile=",
+                                 kmodel::profile_name(profile));
+  if (o.cpus != 0) absl::StrAppend(&cmd, " --cpus=", o.cpus);
+  return cmd;
+}
+
+// What the run printed for one check beyond its one-line verdict.
+void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
+  const kmodel::CheckResult& r = v.result;
+  if (!r.failure) {
+    if (!v.met())
+      std::printf("  no violation found in %llu runs, but the catalogue expects one\n",
+                  static_cast<unsigned long long>(r.runs));
+    return;
   }
-  int checked = 0, unmet = 0;
+  const kmodel::RunResult& f = *r.failure;
+  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o);
+  if (v.met()) {  // the expected violation: short
+    std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::outcome_name(f.outcome),
+                f.message.c_str(), replay.c_str());
+    return;
+  }
+  std::printf("  run %llu; schedule shrunk from %zu to %zu decisions\n%s  replay: %s\n\n",
+              static_cast<unsigned long long>(r.failing_run), r.original_length,
+              f.decisions.size(), f.report().c_str(), replay.c_str());
+}
+
+void print_verdict_line(const kmodel::ScenarioVerdict& v) {
+  const kmodel::CheckResult& r = v.result;
+  std::string notes;
+  if (r.exhausted) notes += ", exhausted";
+  if (r.out_of_time) notes += ", out of time";
+  std::printf("%-4s %-44s %-10s expect %-9s got %-9s (%s, %llu runs%s)\n",
+              v.met() ? "ok" : "FAIL", v.entry->name.c_str(), kmodel::profile_name(v.profile),
+              streamcheck::expect_name(v.expect), r.ok() ? "pass" : "violation",
+              kmodel::strategy_name(r.strategy), static_cast<unsigned long long>(r.runs),
+              notes.c_str());
+}
+
+// State of a `run` across its checks.
+struct RunState {
+  const Options& options;
+  streamcheck::Progress progress;
+  Report report;
+  std::optional<kmodel::RunResult> first_failure;
+  std::optional<kmodel::RunResult> last_run;  // kept only for --trace-out
+  bool keep_last_run = false;
+};
+
+kmodel::ScenarioVerdict check_one(const ScenarioEntry& e, kmodel::Profile profile,
+                                  Expect expect, RunState& st) {
+  const kmodel::Config config = config_for(e, st.options);
+  const bool exhaustive = config.strategy == kmodel::StrategyKind::kExhaustive;
+  st.progress.begin(absl::StrCat(e.name, " ", kmodel::profile_name(profile)),
+                    exhaustive ? 0 : streamcheck::shard_runs(config.iterations, st.options.shard),
+                    config.time_budget_s);
+  kmodel::ScopedProfile scoped(profile);
+  kmodel::ScenarioVerdict v{&e, profile, expect,
+                            kmodel::check(config, e.scenario,
+                                          [&st](std::uint64_t, const kmodel::RunResult& r) {
+                                            st.progress.on_run();
+                                            if (st.keep_last_run) st.last_run = r;
+                                          })};
+  st.progress.end();
+  st.report.scenarios.push_back(streamcheck::scenario_report(v, config));
+  if (v.result.failure && !st.first_failure) st.first_failure = v.result.failure;
+  return v;
+}
+
+int cmd_run(const std::vector<std::string>& globs, const Options& o) {
+  OutputFile json, trace;
+  if (std::string err = json.open(o.json_path, "--json"); !err.empty()) return usage_error(err);
+  if (std::string err = trace.open(o.trace_path, "--trace-out"); !err.empty())
+    return usage_error(err);
+  RunState st{o, streamcheck::Progress(isatty(STDERR_FILENO) != 0, stderr), {}, {}, {}, false};
+  st.report.shards = {o.shard};
+  st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
-      if (!only.empty() && only != kmodel::profile_name(profile)) continue;
-      ScenarioEntry entry = *e;
-      if (uint64_t seed = absl::GetFlag(FLAGS_seed)) entry.config.seed = seed;
-      kmodel::ScenarioVerdict v =
-          kmodel::run_scenario(entry, profile, expect, absl::GetFlag(FLAGS_iterations));
-      ++checked;
-      const bool met = v.met();
-      unmet += !met;
-      std::printf("%-4s %-44s %-10s expect %-9s got %-9s (%llu runs)\n", met ? "ok" : "FAIL",
-                  e->name.c_str(), kmodel::profile_name(profile), expect_name(expect),
-                  v.result.ok() ? "pass" : "violation",
-                  static_cast<unsigned long long>(v.result.runs));
-      if (!met || !v.result.ok()) {
-        std::string report = v.result.report();
-        if (!v.result.ok())
-          absl::StrAppend(&report, "  replay: streamcheck replay ", e->name, " '",
-                          v.result.failure->schedule, "' --profile=",
-                          kmodel::profile_name(profile), "\n");
-        if (!met) std::printf("%s\n", report.c_str());
-      }
+      if (o.profile && *o.profile != profile) continue;
+      const kmodel::ScenarioVerdict v = check_one(*e, profile, expect, st);
+      print_verdict_line(v);
+      print_details(v, o);
+      std::fflush(stdout);
     }
   }
-  if (checked == 0) return usage_error("no scenario matches the given names");
-  std::printf("streamcheck: %d checks, %d expectations met, %d not met (%.1f s)\n", checked,
-              checked - unmet, unmet, absl::ToDoubleSeconds(absl::Now() - start));
-  return unmet == 0 ? kExitPass : kExitViolation;
+  const streamcheck::Summary sum = st.report.summary();
+  if (sum.checks == 0) return usage_error("no scenario matches the given names and --profile");
+  std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met (shard %s, %.1f s)\n",
+              static_cast<unsigned long long>(sum.checks),
+              static_cast<unsigned long long>(sum.met),
+              static_cast<unsigned long long>(sum.unmet), o.shard.str().c_str(),
+              absl::ToDoubleSeconds(absl::Now() - start));
+  if (json.requested())
+    if (std::string err = json.write(streamcheck::report_to_json(st.report)); !err.empty())
+      return usage_error(err);
+  if (trace.requested()) {
+    const kmodel::RunResult& run = st.first_failure   ? *st.first_failure
+                                   : st.last_run      ? *st.last_run
+                                                      : kmodel::RunResult{};
+    if (std::string err = trace.write(streamcheck::chrome_trace_json(run)); !err.empty())
+      return usage_error(err);
+  }
+  return sum.unmet == 0 ? kExitPass : kExitViolation;
 }
 
-int cmd_replay(const std::string& name, const std::string& schedule) {
-  kmodel::Profile profile = kmodel::current_profile();
-  if (const std::string p = absl::GetFlag(FLAGS_profile); !p.empty()) {
-    auto parsed = kmodel::parse_profile(p);
-    if (!parsed.ok()) return usage_error(std::string(parsed.status().message()));
-    profile = *parsed;
-  }
+// ---- replay ----------------------------------------------------------------
+
+int cmd_replay(const std::string& name, const std::string& schedule, const Options& o) {
+  const kmodel::Profile profile = o.profile.value_or(kmodel::current_profile());
+  OutputFile trace;
+  if (std::string err = trace.open(o.trace_path, "--trace-out"); !err.empty())
+    return usage_error(err);
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (e->name != name) continue;
+    kmodel::Config config = e->config;
+    if (o.cpus != 0) config.cpus = o.cpus;
     kmodel::ScopedProfile scoped(profile);
-    auto r = kmodel::replay(e->config, e->scenario, schedule);
-    if (!r.ok()) return usage_error(std::string(r.status().message()));
+    absl::StatusOr<kmodel::RunResult> r = kmodel::replay(config, e->scenario, schedule);
+    if (!r.ok()) return usage_error(absl::StrCat("schedule '", schedule, "': ", r.status().message()));
     std::printf("%s under %s: %s", name.c_str(), kmodel::profile_name(profile),
                 r->report().c_str());
-    if (r->trace.events().size() > 0) std::printf("%s", r->trace.timeline(r->cpus).c_str());
+    if (!r->trace.events().empty()) std::printf("%s", r->trace.timeline(r->cpus).c_str());
+    if (trace.requested())
+      if (std::string err = trace.write(streamcheck::chrome_trace_json(*r)); !err.empty())
+        return usage_error(err);
+    // A schedule that does not fit the scenario is the caller's mistake
+    // (another scenario, profile or CPU count), not a finding.
+    if (r->outcome == kmodel::RunResult::Outcome::kDivergence)
+      return usage_error(absl::StrCat("schedule '", schedule, "' does not fit ", name, " under ",
+                                      kmodel::profile_name(profile), ": ", r->message));
     return r->ok() ? kExitPass : kExitViolation;
   }
   return usage_error(absl::StrCat("scenario \"", name, "\": not in the catalogue (see list)"));
 }
 
-}  // namespace
+// ---- merge -----------------------------------------------------------------
 
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "model-checks the BPF streams scenario catalogue\n"
-      "  streamcheck list\n"
-      "  streamcheck run [GLOB ...] [--iterations=N] [--seed=S] [--profile=P]\n"
-      "  streamcheck replay SCENARIO SCHEDULE [--profile=P]\n"
-      "exit code: 0 expectations met, 1 violation, 2 usage error");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() < 2) return usage_error("missing command (list, run or replay)");
-  const std::string cmd = rest[1];
-  std::vector<std::string> args(rest.begin() + 2, rest.end());
+// "" on success; else an error naming the file.
+std::string read_report(const std::string& path, Report& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::StrCat("cannot read \"", path, "\"");
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::StrCat("cannot read \"", path, "\"");
+  absl::StatusOr<Report> r = streamcheck::report_from_json(text.str());
+  if (!r.ok()) return absl::StrCat(path, ": not a valid streamcheck report: ", r.status().message());
+  out = *std::move(r);
+  return "";
+}
+
+int cmd_merge(const std::vector<std::string>& args) {
+  if (args.size() < 2) return usage_error("merge takes OUT.json and at least one IN.json");
+  std::vector<Report> inputs(args.size() - 1);
+  for (std::size_t i = 1; i < args.size(); ++i)
+    if (std::string err = read_report(args[i], inputs[i - 1]); !err.empty())
+      return usage_error(err);
+  absl::StatusOr<Report> merged = streamcheck::merge_reports(inputs);
+  if (!merged.ok()) return usage_error(absl::StrCat("merge: ", merged.status().message()));
+  OutputFile out;
+  if (std::string err = out.open(args[0], "merge OUT"); !err.empty()) return usage_error(err);
+  if (std::string err = out.write(streamcheck::report_to_json(*merged)); !err.empty())
+    return usage_error(err);
+  const streamcheck::Summary s = merged->summary();
+  std::printf("streamcheck merge: %zu reports, %llu checks, %llu met, %llu not met, %llu runs\n",
+              inputs.size(), static_cast<unsigned long long>(s.checks),
+              static_cast<unsigned long long>(s.met), static_cast<unsigned long long>(s.unmet),
+              static_cast<unsigned long long>(s.runs));
+  for (const ScenarioReport& e : merged->scenarios)
+    if (!e.met) std::printf("FAIL %s %s (expect %s)\n", e.name.c_str(), e.profile.c_str(), e.expect.c_str());
+  return s.unmet == 0 ? kExitPass : kExitViolation;
+}
+
+int dispatch(const std::string& cmd, const std::vector<std::string>& args, const Options& o) {
   if (cmd == "list") {
     if (!args.empty()) return usage_error("list takes no arguments");
     return cmd_list();
   }
-  if (cmd == "run") return cmd_run(args);
+  if (cmd == "run") return cmd_run(args, o);
   if (cmd == "replay") {
     if (args.size() != 2) return usage_error("replay takes SCENARIO and SCHEDULE");
-    return cmd_replay(args[0], args[1]);
+    return cmd_replay(args[0], args[1], o);
   }
+  if (cmd == "merge") return cmd_merge(args);
   return usage_error(absl::StrCat("unknown command \"", cmd, "\""));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> args(argv, argv + argc);
+  if (wants_help(args)) {
+    // Abseil's --help exits with 1, which means "violation" here.
+    std::printf("%s\n", kUsage);
+    return kExitPass;
+  }
+  if (std::string err = normalize_flags(args); !err.empty()) return usage_error(err);
+  std::vector<char*> argp;
+  for (std::string& a : args) argp.push_back(a.data());
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(argp.size()), argp.data());
+  Options options;
+  if (absl::Status st = parse_options(options); !st.ok())
+    return usage_error(std::string(st.message()));
+  if (rest.size() < 2) return usage_error("missing command (list, run, replay or merge)");
+  return dispatch(rest[1], std::vector<std::string>(rest.begin() + 2, rest.end()), options);
 }

@@ -172,7 +172,63 @@ void two_del_first_consumers(Scenario& s) {
   });
 }
 
+// ---- Seeded bugs: broken variants that live only here, never in sync/ ----
+
 namespace {
+
+// llist_add_batch with the compare-and-swap replaced by a read and a
+// separate write: an adder between the two is overwritten (lost update).
+void buggy_add_batch_lost_update(llist_node* new_first, llist_node* new_last,
+                                 llist_head* head) {
+  llist_node* first = READ_ONCE(head->first);
+  plain_write(new_last->next, first);
+  WRITE_ONCE(head->first, new_first);
+}
+
+}  // namespace
+
+void bug_add_batch_lost_update(Scenario& s) {
+  auto sh = std::make_shared<Shared>(2, 2);
+  auto push = [sh](int w) {
+    sh->pushed[w] = 1;
+    for (Item& it : sh->items[w]) buggy_add_batch_lost_update(&it.node, &it.node, &sh->head);
+  };
+  s.on_cpu(0, [push] { push(0); });
+  s.on_cpu(1, [push] { push(1); });
+  s.at_end([sh] {
+    sh->drain_all();
+    sh->assert_all_consumed_once();
+  });
+}
+
+void bug_missing_reverse(Scenario& s) {
+  // The consumer forgets llist_reverse_order(): it sees each batch LIFO.
+  auto sh = std::make_shared<Shared>(2, 4);
+  s.on_cpu(0, [sh] { push_all(*sh, 0); });
+  s.on_cpu(1, [sh] {
+    for (int i = 0; i < 3; ++i) sh->consume_fifo(llist_del_all(&sh->head));
+  });
+  s.at_end([sh] {
+    sh->drain_all();
+    sh->assert_all_consumed_once();
+  });
+}
+
+namespace {
+const ScenarioRegistrar kLostUpdate({
+    "llist/bug_add_batch_lost_update",
+    "seeded bug: llist_add_batch without compare-and-swap loses a concurrent add",
+    Config{.cpus = 2, .iterations = 5000},
+    bug_add_batch_lost_update,
+    {{Profile::kLinux618, Expect::kViolation}},
+});
+const ScenarioRegistrar kMissingReverse({
+    "llist/bug_missing_reverse",
+    "seeded bug: a consumer that does not reverse the detached list sees LIFO order",
+    Config{.cpus = 2, .iterations = 5000},
+    bug_missing_reverse,
+    {{Profile::kLinux618, Expect::kViolation}},
+});
 const ScenarioRegistrar kProducers({
     "llist/producers_nmis_del_all",
     "2 CPUs and 2 NMIs push (single and batch); a consumer detaches, reverses; "

@@ -14,6 +14,9 @@ void producers_and_nmis(Scenario& s);
 void del_first_single_consumer(Scenario& s);
 // Broken on purpose: two concurrent llist_del_first consumers.
 void two_del_first_consumers(Scenario& s);
+// Seeded bugs (broken variants that exist only in scenarios/).
+void bug_add_batch_lost_update(Scenario& s);
+void bug_missing_reverse(Scenario& s);
 
 }  // namespace llist_scenarios
 KMODEL_NAMESPACE_END

@@ -17,7 +17,7 @@ namespace {
 
 constexpr int kProducers = 2;
 constexpr int kPerProducer = 200000;
-constexpr int kNmisPerCpu = 2000;
+constexpr int kNmisPerCpu = 300;
 constexpr int kWriters = 2 * kProducers;  // producers, then their NMIs
 
 struct Item {

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The streamcheck binary end to end: commands, exit codes (0 met, 1 unmet,
+# 2 usage), error messages naming the flag or path, the JSON outputs and
+# merge of shard reports.
+set -uo pipefail
+
+bin=$1
+tmp=${TEST_TMPDIR:-$(mktemp -d)}
+failures=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# expect_exit CODE DESCRIPTION -- ARGS...: runs streamcheck, checks the code.
+expect_exit() {
+  local want=$1 what=$2
+  shift 3
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want (streamcheck $*): $(cat "$tmp/err")"
+}
+
+expect_stderr() {
+  grep -qF -- "$1" "$tmp/err" || fail "stderr lacks \"$1\": $(cat "$tmp/err")"
+}
+
+expect_exit 0 "list" -- list
+grep -q '^llist/' "$tmp/out" || fail "list shows no llist scenario"
+
+expect_exit 0 "help" -- --help
+grep -q 'streamcheck merge' "$tmp/out" || fail "--help does not document merge"
+
+# The catalogue's pass-expecting llist scenarios hold in 50 runs.
+expect_exit 0 "run pass scenarios" -- run 'llist/[dp]*' --iterations=50
+# PCT finds the seeded llist bug within 50 runs; every expectation is met.
+expect_exit 0 "run llist" -- run 'llist/*' --iterations=50 --strategy=pct --json="$tmp/all.json"
+grep -q '"verdict": "unmet"' "$tmp/all.json" && fail "run llist: an unmet verdict in the report"
+# One run cannot find that bug: an unmet expectation is exit 1.
+expect_exit 1 "unmet expectation" -- run 'llist/bug_*' --iterations=1 --strategy=random
+grep -q '^FAIL llist/bug_' "$tmp/out" || fail "unmet expectation: no FAIL line"
+
+# Bad flag values: exit 2, the flag named.
+expect_exit 2 "bad --iterations" -- run 'llist/*' --iterations=lots
+expect_stderr "--iterations=lots"
+expect_exit 2 "bad --shard" -- run 'llist/*' --shard=4/4
+expect_stderr "--shard=4/4"
+expect_exit 2 "bad --shard" -- run 'llist/*' --shard=x
+expect_stderr "--shard=x"
+expect_exit 2 "bad --cpus" -- run 'llist/*' --cpus=0
+expect_stderr "--cpus=0"
+expect_exit 2 "bad --strategy" -- run 'llist/*' --strategy=dfs
+expect_stderr "--strategy=dfs"
+expect_exit 2 "bad --profile" -- run --profile=linux-2.4
+expect_stderr "--profile=linux-2.4"
+expect_exit 2 "unknown flag" -- run --iteration=5
+expect_stderr "--iteration"
+expect_exit 2 "unwritable --json" -- run 'llist/*' --iterations=5 --json="$tmp/no/such/dir/r.json"
+expect_stderr "$tmp/no/such/dir/r.json"
+expect_exit 2 "unwritable --trace-out" -- run 'llist/*' --iterations=5 --trace-out=/proc/none.json
+expect_stderr "/proc/none.json"
+expect_exit 2 "no match" -- run 'nothing/*'
+expect_exit 2 "unknown command" -- frobnicate
+
+# Replay: a malformed schedule or unknown scenario is a usage error.
+scenario=$("$bin" list | awk '/^llist\// { print $1; exit }')
+expect_exit 2 "replay bad schedule" -- replay "$scenario" 'v1:zz'
+expect_exit 2 "replay unknown scenario" -- replay no/such 'v1:0'
+expect_exit 2 "replay arity" -- replay "$scenario"
+
+# Shards write reports that merge into the sum of their runs.
+expect_exit 0 "shard 0/2" -- run 'llist/[dp]*' --iterations=30 --shard=0/2 --json="$tmp/s0.json"
+expect_exit 0 "shard 1/2" -- run 'llist/[dp]*' --iterations=30 --shard=1/2 --json="$tmp/s1.json" \
+  --trace-out="$tmp/trace.json"
+expect_exit 0 "merge" -- merge "$tmp/merged.json" "$tmp/s0.json" "$tmp/s1.json"
+grep -q '"shard": "0/2,1/2"' "$tmp/merged.json" || fail "merged report lacks its shards"
+runs=$(grep -o '"summary": {[^}]*}' "$tmp/merged.json" | grep -o '"runs": [0-9]*' | grep -o '[0-9]*$')
+checks=$(grep -o '"summary": {[^}]*}' "$tmp/merged.json" | grep -o '"checks": [0-9]*' | grep -o '[0-9]*$')
+[ "$runs" = $((checks * 30)) ] || fail "merged runs $runs, want $((checks * 30)) ($checks checks x 30)"
+grep -q '"traceEvents"' "$tmp/trace.json" || fail "--trace-out wrote no trace events"
+grep -q '"name":"CPU 0"' "$tmp/trace.json" || fail "--trace-out has no CPU 0 track"
+
+echo 'not json' >"$tmp/bad.json"
+expect_exit 2 "merge malformed" -- merge "$tmp/m2.json" "$tmp/s0.json" "$tmp/bad.json"
+expect_stderr "$tmp/bad.json"
+expect_exit 2 "merge missing" -- merge "$tmp/m2.json" "$tmp/missing.json"
+expect_stderr "$tmp/missing.json"
+expect_exit 2 "merge same shard twice" -- merge "$tmp/m2.json" "$tmp/s0.json" "$tmp/s0.json"
+
+# Replaying a failure found by run reproduces it (exit 1) and writes its trace.
+"$bin" run 'llist/bug_*' >"$tmp/bug.out" 2>&1
+cmd=$(grep -o "streamcheck replay [^ ]* '[^']*' --profile=[^ ]*" "$tmp/bug.out" | head -1)
+if [ -n "$cmd" ]; then
+  read -r _ _ name sched profile <<<"$cmd"
+  sched=${sched//\'/}
+  expect_exit 1 "replay of a found failure" -- replay "$name" "$sched" "$profile" \
+    --trace-out="$tmp/replay.json"
+  grep -q '"outcome":"failed"' "$tmp/replay.json" || fail "replay trace lacks the failure"
+else
+  fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all streamcheck CLI checks passed"
