@@ -34,6 +34,7 @@ struct Shared {
   std::vector<int> taken;                // per (writer, seq): times consumed
   std::vector<int> last_seq;             // per writer: last seq consumed
   std::vector<char> pushed;              // per writer: started pushing
+  std::vector<char> adding;              // per writer: inside llist_add*
   int writers;
   int per_writer;
 
@@ -42,6 +43,7 @@ struct Shared {
         taken(static_cast<std::size_t>(writers_ * per_writer_)),
         last_seq(static_cast<std::size_t>(writers_), -1),
         pushed(static_cast<std::size_t>(writers_), 0),
+        adding(static_cast<std::size_t>(writers_), 0),
         writers(writers_),
         per_writer(per_writer_) {
     init_llist_head(&head);
@@ -96,24 +98,35 @@ void push_all(Shared& sh, int w) {
   auto& v = sh.items[static_cast<std::size_t>(w)];
   const int n = sh.per_writer;
   sh.pushed[static_cast<std::size_t>(w)] = 1;
+  sh.adding[static_cast<std::size_t>(w)] = 1;
   for (int s = 0; s + 3 < n; ++s) llist_add(&v[s].node, &sh.head);
   // A batch is linked newest-first, like the list itself.
   plain_write(v[n - 1].node.next, &v[n - 2].node);
   plain_write(v[n - 2].node.next, &v[n - 3].node);
   llist_add_batch(&v[n - 1].node, &v[n - 3].node, &sh.head);
+  sh.adding[static_cast<std::size_t>(w)] = 0;
 }
 
 }  // namespace
 
 void producers_and_nmis(Scenario& s) {
   // Writers: CPU0, CPU1, NMI on CPU0, NMI on CPU2 (the consumer's CPU).
+  // The interleavings this scenario exists for, as reachability goals.
+  const int nmi_inside_add = s.goal("NMI pushes while its CPU is inside llist_add");
+  const int detach_mid_push = s.goal("consumer detaches while both producers are mid-push");
   auto sh = std::make_shared<Shared>(4, 5);
   s.on_cpu(0, [sh] { push_all(*sh, 0); });
   s.on_cpu(1, [sh] { push_all(*sh, 1); });
-  s.on_cpu(2, [sh] {
-    for (int i = 0; i < 4; ++i) sh->drain_all();
+  s.on_cpu(2, [sh, detach_mid_push] {
+    for (int i = 0; i < 4; ++i) {
+      if (sh->adding[0] && sh->adding[1]) reached(detach_mid_push);
+      sh->drain_all();
+    }
   });
-  s.nmi(0, [sh] { push_all(*sh, 2); });
+  s.nmi(0, [sh, nmi_inside_add] {
+    if (sh->adding[0]) reached(nmi_inside_add);
+    push_all(*sh, 2);
+  });
   s.nmi(2, [sh] { push_all(*sh, 3); });
   s.at_end([sh] {
     sh->drain_all();

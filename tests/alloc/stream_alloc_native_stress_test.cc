@@ -40,7 +40,7 @@ namespace {
 constexpr int kProducers = 2;
 constexpr int kConsumers = 2;
 constexpr int kPerProducer = 100000;
-constexpr int kNmisPerCpu = 3000;
+constexpr int kNmisPerCpu = 400;
 constexpr int kNmiLen = 64;
 constexpr int kLateNmis = 200;
 
