@@ -192,9 +192,11 @@ void aa_task(AaState* st) {
 void aa_nmi(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<AaState>();
+  // Not vacuous: some run must have the NMI interrupt an owner or waiter.
+  const int nmi_saw_aa = s.goal("NMI got -EDEADLK");
   s.on_cpu(0, [st] { aa_task(st.get()); });
   s.on_cpu(1, [st] { aa_task(st.get()); });
-  s.nmi(0, [st] {
+  s.nmi(0, [st, nmi_saw_aa] {
     const u64 t0 = ktime_get_mono_fast_ns();
     const int ret = raw_res_spin_lock(&st->a.lock);
     const u64 waited = ktime_get_mono_fast_ns() - t0;
@@ -205,7 +207,10 @@ void aa_nmi(Scenario& s) {
     if (ret == 0) {
       critical_section(&st->a, "A");
       raw_res_spin_unlock(&st->a.lock);
-    } else if (rqspinlock_nov2025_fixes()) {
+    } else {
+      reached(nmi_saw_aa);
+    }
+    if (ret == -EDEADLK && rqspinlock_nov2025_fixes()) {
       MODEL_ASSERT(waited < rqspinlock_get_cadence().deadlock_check_interval_ns,
                    absl::StrCat("mainline reports AA immediately, the NMI waited ", waited,
                                 " ns"));
@@ -334,7 +339,7 @@ struct QueueState {
   int bad = 0;
 };
 
-void queue_waiter(QueueState* st) {
+void queue_waiter(QueueState* st, int told_to_leave) {
   for (int attempt = 0; attempt < kRetries; ++attempt) {
     const int ret = res_spin_lock(&st->a.lock);
     if (ret == 0) {
@@ -345,6 +350,7 @@ void queue_waiter(QueueState* st) {
     MODEL_ASSERT(ret == -ETIMEDOUT || ret == -EDEADLK,
                  absl::StrCat("waiter got ", ret, " from a stuck owner"));
     if (ret == -ETIMEDOUT) st->timeouts++;
+    if (ret == -EDEADLK) reached(told_to_leave);
   }
   MODEL_ASSERT(false, absl::StrCat("CPU ", smp_processor_id(), ": no acquisition in ",
                                    kRetries, " attempts after the owner recovered"));
@@ -361,7 +367,10 @@ void queue_timeout_recovers(Scenario& s) {
     while (ktime_get_mono_fast_ns() < st->t0 + kStuckFor) cpu_relax();
     res_spin_unlock(&st->a.lock);
   });
-  for (int cpu = 1; cpu < s.cpus(); ++cpu) s.on_cpu(cpu, [st] { queue_waiter(st.get()); });
+  // Not vacuous: some run must unwind a queue behind a timed-out head.
+  const int told_to_leave = s.goal("a queued waiter was told to leave (-EDEADLK)");
+  for (int cpu = 1; cpu < s.cpus(); ++cpu)
+    s.on_cpu(cpu, [st, told_to_leave] { queue_waiter(st.get(), told_to_leave); });
   s.at_end([st, cpus = s.cpus()] {
     MODEL_ASSERT(st->timeouts > 0, "the stuck owner caused no timeout");
     assert_lock_free(&st->a.lock, "A");
@@ -473,7 +482,8 @@ const ScenarioRegistrar kHardirqSameLock({
     "tasks take A with irqs on and a hardirq takes A too. 6.18 (and seed): the hardirq "
     "can queue behind its own CPU's queued task and spin forever (non-head waiters "
     "have no timeout); mainline's AA check before queueing returns -EDEADLK instead",
-    Config{.cpus = 3, .seed = 17, .iterations = 1000, .interrupt_probability = 0.1},
+    Config{.cpus = 3, .seed = 17, .iterations = 1000, .max_steps = 20000,
+           .interrupt_probability = 0.1},
     hardirq_same_lock_irqs_on,
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
@@ -511,7 +521,7 @@ const ScenarioRegistrar kQueueTimeout({
     "a 600 ms owner: the pending waiter and the queue head time out, queued waiters "
     "leave in FIFO order; afterwards the lock word, MCS nodes and tables are clean and "
     "every CPU takes the lock",
-    Config{.cpus = 4, .seed = 9, .iterations = 150},
+    Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 40000},
     queue_timeout_recovers,
     everywhere(Expect::kPass),
 });
@@ -542,7 +552,7 @@ const ScenarioRegistrar kBugPending({
     "rqspinlock/seeded_bug/pending_not_cleared_on_timeout",
     "seeded bug: a timed-out pending waiter keeps the pending bit; the lock stays "
     "unusable after the owner recovers",
-    Config{.cpus = 4, .seed = 9, .iterations = 150},
+    Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 40000},
     with_seeded_bug<RqspinlockSeededBug::kPendingNotClearedOnTimeout, queue_timeout_recovers>,
     everywhere(Expect::kViolation),
 });
@@ -558,7 +568,7 @@ const ScenarioRegistrar kBugForgetsSuccessor({
     "rqspinlock/seeded_bug/queue_timeout_forgets_successor",
     "seeded bug: a timed-out queue head does not signal its successor, which then "
     "spins forever",
-    Config{.cpus = 4, .seed = 9, .iterations = 150},
+    Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 40000},
     with_seeded_bug<RqspinlockSeededBug::kQueueTimeoutForgetsSuccessor,
                     queue_timeout_recovers>,
     everywhere(Expect::kViolation),

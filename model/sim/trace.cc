@@ -31,38 +31,36 @@ std::uint32_t Trace::object_id(const void* addr) {
   return it->second;
 }
 
-void Trace::add_op(int cpu, unsigned level, internal::Op op, const void* addr) {
+namespace {
+TraceEvent make_event(TraceEvent::Kind kind, int cpu, unsigned level, std::uint64_t arg) {
   TraceEvent e;
+  e.kind = kind;
   e.cpu = static_cast<std::uint8_t>(cpu);
   e.level = static_cast<std::uint8_t>(level);
+  e.arg = arg;
+  return e;
+}
+}  // namespace
+
+void Trace::add_op(int cpu, unsigned level, internal::Op op, const void* addr) {
+  TraceEvent e = make_event(TraceEvent::Kind::kOp, cpu, level, 0);
   e.op = op;
   e.object = object_id(addr);
   events_.push_back(e);
 }
 
 void Trace::add_interrupt(int cpu, unsigned level, int interrupt) {
-  TraceEvent e;
-  e.kind = TraceEvent::Kind::kInterrupt;
-  e.cpu = static_cast<std::uint8_t>(cpu);
-  e.level = static_cast<std::uint8_t>(level);
-  e.arg = static_cast<std::uint64_t>(interrupt);
-  events_.push_back(e);
+  events_.push_back(make_event(TraceEvent::Kind::kInterrupt, cpu, level,
+                               static_cast<std::uint64_t>(interrupt)));
 }
 
 void Trace::add_interrupt_end(int cpu, unsigned level, int interrupt) {
-  TraceEvent e;
-  e.kind = TraceEvent::Kind::kInterruptEnd;
-  e.cpu = static_cast<std::uint8_t>(cpu);
-  e.level = static_cast<std::uint8_t>(level);
-  e.arg = static_cast<std::uint64_t>(interrupt);
-  events_.push_back(e);
+  events_.push_back(make_event(TraceEvent::Kind::kInterruptEnd, cpu, level,
+                               static_cast<std::uint64_t>(interrupt)));
 }
 
 void Trace::add_clock_jump(std::uint64_t ns) {
-  TraceEvent e;
-  e.kind = TraceEvent::Kind::kClockJump;
-  e.arg = ns;
-  events_.push_back(e);
+  events_.push_back(make_event(TraceEvent::Kind::kClockJump, 0, 0, ns));
 }
 
 std::string Trace::timeline(int cpus, std::size_t max_rows) const {
