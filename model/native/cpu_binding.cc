@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "model/bug.h"
+#include "model/atomic.h"
 #include "model/clock.h"
 
 namespace kmodel::native {
@@ -161,6 +162,14 @@ unsigned long interrupts_handled(int cpu, IrqKind kind) {
   NativeCpu& c = g_cpus[cpu];
   return (kind == IrqKind::kNmi ? c.nmis_handled : c.irqs_handled)
       .load(std::memory_order_acquire);
+}
+
+int send_interrupt_and_wait(int cpu, IrqKind kind) {
+  const unsigned long before = interrupts_handled(cpu, kind);
+  const int rc = kind == IrqKind::kNmi ? send_nmi(cpu) : send_hardirq(cpu);
+  if (rc != 0) return rc;
+  while (interrupts_handled(cpu, kind) == before) cpu_relax();
+  return 0;
 }
 
 }  // namespace kmodel::native

@@ -66,6 +66,13 @@ int send_hardirq(int cpu);
 // wait for delivery without sleeping).
 unsigned long interrupts_handled(int cpu, IrqKind kind);
 
+// Sends one interrupt (kNmi or kHardirq) and spins until CPU `cpu` has
+// handled it: one interrupt in flight, so none merges with another (nor is
+// coalesced by a sanitizer that defers signals). Returns 0, or the send's
+// error. The caller must not be CPU `cpu` itself, and a hardirq is only
+// handled once that CPU enables irqs.
+int send_interrupt_and_wait(int cpu, IrqKind kind);
+
 }  // namespace kmodel::native
 
 #endif  // KMODEL_MODEL_NATIVE_CPU_BINDING_H_

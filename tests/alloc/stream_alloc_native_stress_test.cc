@@ -179,10 +179,8 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
   // one pending instance per signal number, so a burst would be coalesced.
   unsigned long sent[kProducers] = {};
   auto nmi_round = [&](int p) {
-    const unsigned long before = native::interrupts_handled(p, IrqKind::kNmi);
-    if (native::send_nmi(p) != 0) return false;
+    if (native::send_interrupt_and_wait(p, IrqKind::kNmi) != 0) return false;
     ++sent[p];
-    while (native::interrupts_handled(p, IrqKind::kNmi) == before) cpu_relax();
     return true;
   };
   for (int i = 0; i < kNmisPerCpu; ++i)

@@ -112,9 +112,7 @@ TEST_CASE("producers, signal-NMIs and a del_all consumer: each node exactly once
   unsigned long sent[kProducers] = {};
   for (int i = 0; i < kNmisPerCpu; ++i) {
     for (int p = 0; p < kProducers; ++p) {
-      if (native::send_nmi(p) != 0) continue;
-      ++sent[p];
-      while (native::interrupts_handled(p, IrqKind::kNmi) < sent[p]) cpu_relax();
+      if (native::send_interrupt_and_wait(p, IrqKind::kNmi) == 0) ++sent[p];
     }
   }
   shared->sender_done.store(true);
