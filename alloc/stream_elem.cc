@@ -24,7 +24,6 @@ void stats_clear() {
 
 namespace {
 
-using alloc_internal::stat_add;
 
 bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
 
@@ -44,39 +43,34 @@ bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
 const MachineStateReset kReset(&alloc_internal::stats_clear);
 #endif
 
+// In-use accounting of one element: +1 on allocation, -1 on free.
+void account_elem(bool kmalloc, int len, int sign) {
+  using namespace alloc_internal;
+  const int footprint = kmalloc ? BPF_STREAM_ELEM_HDR + len : bpf_stream_page_elem_size(len);
+  StatSlot* slot = stat_slot();
+  stat_add(slot, kElemsLive, sign);
+  stat_add(slot, kBytesInUse, sign * footprint);
+  stat_add(slot, kPayloadInUse, sign * len);
+  if (kmalloc)
+    stat_add(slot, kKmallocReserved,
+             sign * static_cast<s64>(kmalloc_size_roundup(static_cast<std::size_t>(footprint))));
+}
+
 }  // namespace
 
 bpf_stream_elem* bpf_stream_elem_alloc(int len) {
   const bool kmalloc = uses_kmalloc_nolock();
   bpf_stream_elem* elem =
       kmalloc ? bpf_stream_kmalloc_elem_alloc(len) : bpf_stream_page_elem_alloc(len);
-  if (elem == nullptr) return nullptr;
-  const int footprint =
-      kmalloc ? BPF_STREAM_ELEM_HDR + len : bpf_stream_page_elem_size(len);
-  stat_add(alloc_internal::kElemsLive, 1);
-  stat_add(alloc_internal::kBytesInUse, footprint);
-  stat_add(alloc_internal::kPayloadInUse, len);
-  if (kmalloc)
-    stat_add(alloc_internal::kKmallocReserved,
-             static_cast<s64>(kmalloc_size_roundup(static_cast<std::size_t>(footprint))));
+  if (elem != nullptr) account_elem(kmalloc, len, +1);
   return elem;
 }
 
 void bpf_stream_free_elem(bpf_stream_elem* elem) {
   const bool kmalloc = uses_kmalloc_nolock();
-  const int len = elem->total_len;
-  const int footprint =
-      kmalloc ? BPF_STREAM_ELEM_HDR + len : bpf_stream_page_elem_size(len);
-  stat_add(alloc_internal::kElemsLive, -1);
-  stat_add(alloc_internal::kBytesInUse, -footprint);
-  stat_add(alloc_internal::kPayloadInUse, -len);
-  if (kmalloc) {
-    stat_add(alloc_internal::kKmallocReserved,
-             -static_cast<s64>(kmalloc_size_roundup(static_cast<std::size_t>(footprint))));
-    kfree_nolock(elem);
-  } else {
-    bpf_stream_page_elem_free(elem);
-  }
+  account_elem(kmalloc, elem->total_len, -1);
+  if (kmalloc) kfree_nolock(elem);
+  else bpf_stream_page_elem_free(elem);
 }
 
 void bpf_stream_free_list(llist_node* list) {

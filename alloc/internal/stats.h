@@ -39,15 +39,20 @@ struct StatCpu {
 
 extern PerCpu<StatCpu> g_stats;
 
-// A thread that is not a CPU (a test's teardown while nothing runs) counts
-// in CPU 0's task slot.
-inline void stat_add(Counter c, s64 delta) {
+// The caller's slot. A thread that is not a CPU (a test's teardown while
+// nothing runs) counts in CPU 0's task slot. Look it up once per operation.
+inline StatSlot* stat_slot() {
   CpuContext* ctx = cpu_bound() ? current_cpu() : nullptr;
   StatCpu* cpu = g_stats.ptr(ctx != nullptr ? ctx->cpu : 0);
-  std::atomic<s64>& x =
-      cpu->level[ctx != nullptr ? interrupt_context_level_of(*ctx) : 0].v[c];
+  return &cpu->level[ctx != nullptr ? interrupt_context_level_of(*ctx) : 0];
+}
+
+inline void stat_add(StatSlot* slot, Counter c, s64 delta) {
+  std::atomic<s64>& x = slot->v[c];
   x.store(x.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
+
+inline void stat_add(Counter c, s64 delta) { stat_add(stat_slot(), c, delta); }
 
 inline s64 stat_sum(Counter c) {
   s64 sum = 0;
