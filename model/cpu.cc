@@ -6,7 +6,7 @@
 KMODEL_NAMESPACE_BEGIN
 
 namespace internal {
-thread_local CpuContext* tls_current_cpu = nullptr;
+constinit thread_local CpuContext* tls_current_cpu = nullptr;
 
 void no_cpu_bound() {
   std::fprintf(stderr,

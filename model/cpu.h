@@ -58,7 +58,8 @@ struct CpuContext {
 
 namespace internal {
 // Set by the backend: the native CPU binding, or the simulator's scheduler.
-extern thread_local CpuContext* tls_current_cpu;
+// constinit: no TLS wrapper call on every access.
+extern constinit thread_local CpuContext* tls_current_cpu;
 [[noreturn]] void no_cpu_bound();
 // Native: deliver a deferred hardirq. Simulator: nothing (hardirqs are
 // injected at scheduling points).

@@ -7,9 +7,9 @@
 
 KMODEL_NAMESPACE_BEGIN
 
-namespace {
+namespace internal {
 std::atomic<Profile> g_profile{Profile::kLinux618};
-}  // namespace
+}  // namespace internal
 
 const char* profile_name(Profile profile) {
   switch (profile) {
@@ -27,7 +27,5 @@ absl::StatusOr<Profile> parse_profile(std::string_view name) {
       "profile \"", std::string(name), "\": unknown; expected seed, linux-6.18 or mainline"));
 }
 
-Profile current_profile() { return g_profile.load(std::memory_order_relaxed); }
-void set_profile(Profile profile) { g_profile.store(profile, std::memory_order_relaxed); }
 
 KMODEL_NAMESPACE_END

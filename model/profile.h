@@ -18,6 +18,7 @@
 #ifndef KMODEL_MODEL_PROFILE_H_
 #define KMODEL_MODEL_PROFILE_H_
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,15 @@ const char* profile_name(Profile profile);  // "seed", "linux-6.18", "mainline"
 // lists the valid names.
 absl::StatusOr<Profile> parse_profile(std::string_view name);
 
-Profile current_profile();
-void set_profile(Profile profile);
+namespace internal {
+extern std::atomic<Profile> g_profile;
+}  // namespace internal
+
+// Read on hot paths (lock, allocation): an inline relaxed load.
+inline Profile current_profile() { return internal::g_profile.load(std::memory_order_relaxed); }
+inline void set_profile(Profile profile) {
+  internal::g_profile.store(profile, std::memory_order_relaxed);
+}
 
 // Sets a profile for the lifetime of the object, then restores the previous.
 class ScopedProfile {
