@@ -1,5 +1,6 @@
 #include "model/sim/shrink.h"
 
+#include <algorithm>
 #include <cctype>
 
 KMODEL_NAMESPACE_BEGIN
@@ -126,6 +127,8 @@ RunResult shrink_failure(const Config& config, const ScenarioFn& scenario, RunRe
       failing.outcome == RunResult::Outcome::kNondeterminism ||
       failing.outcome == RunResult::Outcome::kVacuous)
     return failing;
+  // A hang replays up to max_steps per attempt: shrink it on a small budget.
+  if (failing.outcome == RunResult::Outcome::kHang) max_replays = std::min(max_replays, 30);
   return Shrinker(config, scenario, std::move(failing), max_replays).run();
 }
 
