@@ -63,3 +63,18 @@ def km_binary(name, srcs, deps = [], **kwargs):
         linkstatic = True,
         **kwargs
     )
+
+def km_scenarios(name, deps = []):
+    """A catalogue scenario library: <name>_scenarios.{h,cc}, simulator only.
+
+    Always linked whole: its entries register themselves at static init.
+    """
+    native.cc_library(
+        name = name,
+        srcs = [name + "_scenarios.cc"],
+        hdrs = [name + "_scenarios.h"],
+        copts = KM_COPTS,
+        linkstatic = True,
+        alwayslink = True,
+        deps = deps + [":catalogue", "//third_party:absl"],
+    )
