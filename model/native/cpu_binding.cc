@@ -79,12 +79,15 @@ void install_signal_handlers() {
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa = {};
-    sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
+    // A hardirq must not interrupt an NMI handler: the NMI's delivery masks
+    // the hardirq signal (the handler's own signal is masked by default).
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, hardirq_signal());
     sa.sa_handler = on_nmi_signal;
     sigaction(nmi_signal(), &sa, nullptr);
-    // A hardirq signal must not interrupt an NMI handler.
-    sigaddset(&sa.sa_mask, nmi_signal());
+    // An NMI may interrupt a hardirq handler, as on hardware.
+    sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_hardirq_signal;
     sigaction(hardirq_signal(), &sa, nullptr);
   });
