@@ -171,7 +171,16 @@ int send_interrupt_and_wait(int cpu, IrqKind kind) {
   const unsigned long before = interrupts_handled(cpu, kind);
   const int rc = kind == IrqKind::kNmi ? send_nmi(cpu) : send_hardirq(cpu);
   if (rc != 0) return rc;
-  while (interrupts_handled(cpu, kind) == before) cpu_relax();
+  // The target may unbind before it takes the interrupt (a hardirq still
+  // deferred, or a signal arriving after the binding was torn down): the
+  // handled count is read after `bound`, so a delivery that completed before
+  // the unbind is still seen.
+  const NativeCpu& c = g_cpus[cpu];
+  while (interrupts_handled(cpu, kind) == before) {
+    if (!c.bound.load(std::memory_order_acquire))
+      return interrupts_handled(cpu, kind) == before ? -ESRCH : 0;
+    cpu_relax();
+  }
   return 0;
 }
 

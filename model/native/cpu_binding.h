@@ -12,6 +12,10 @@
 //                    local_irq_restore()/local_irq_enable() re-enables them.
 //                    (SIGUSR2.)
 //
+// Nesting follows the hardware: an NMI handler is never interrupted (its
+// delivery masks both signals), a hardirq handler may be interrupted by an
+// NMI but not by another hardirq.
+//
 // Like a hardware interrupt line, an interrupt sent while the same one is
 // still pending on that CPU merges with it: count deliveries with
 // interrupts_handled(), and send the next one after the previous was taken
@@ -68,9 +72,10 @@ unsigned long interrupts_handled(int cpu, IrqKind kind);
 
 // Sends one interrupt (kNmi or kHardirq) and spins until CPU `cpu` has
 // handled it: one interrupt in flight, so none merges with another (nor is
-// coalesced by a sanitizer that defers signals). Returns 0, or the send's
-// error. The caller must not be CPU `cpu` itself, and a hardirq is only
-// handled once that CPU enables irqs.
+// coalesced by a sanitizer that defers signals). Returns 0, the send's
+// error, or -ESRCH if the target unbound before handling it. The caller must
+// not be CPU `cpu` itself, and a hardirq is only handled once that CPU
+// enables irqs.
 int send_interrupt_and_wait(int cpu, IrqKind kind);
 
 }  // namespace kmodel::native
