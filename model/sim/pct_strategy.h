@@ -10,7 +10,10 @@
 //
 // Adaptations for kernel code: a CPU that spins in cpu_relax() while another
 // can progress is demoted to the lowest priority (otherwise the highest
-// priority spinner would starve the CPU it waits for); interrupts are
+// priority spinner would starve the CPU it waits for) - "spins" meaning from
+// its cpu_relax() through the loads that re-check the condition, until it
+// writes; when all CPUs spin, each relax demotes the spinner that takes it,
+// so they take turns and every waiter re-checks its condition. Interrupts are
 // delivered with the random strategy's per-step probability.
 #ifndef KMODEL_MODEL_SIM_PCT_STRATEGY_H_
 #define KMODEL_MODEL_SIM_PCT_STRATEGY_H_
@@ -33,7 +36,10 @@ class PctStrategy final : public Strategy {
 
  private:
   RandomStrategy random_;
+  void note_step(const CpuChoice& picked);
+
   std::vector<long> priority_;              // per CPU; higher runs first
+  std::vector<char> in_spin_loop_;          // per CPU: relaxed, no write since
   std::vector<std::uint64_t> change_points_;  // steps, ascending
   std::uint64_t step_ = 0;
   long lowest_ = 0;  // below every priority handed out so far
