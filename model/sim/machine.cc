@@ -112,6 +112,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     }
     step_loop();
     if (!result_.ok()) {
+      describe_failure_state();
       unwind_all();
     } else {
       run_end_checks();
@@ -367,6 +368,12 @@ void Machine::unwind_all() {
     running_ = nullptr;
   }
   internal::tls_current_cpu = &cpus_[0].ctx;
+}
+
+void Machine::describe_failure_state() {
+  internal::tls_current_cpu = &cpus_[0].ctx;
+  for (const auto& describe : scenario_->state_describers())
+    absl::StrAppend(&result_.message, "\n  state: ", describe());
 }
 
 void Machine::run_end_checks() {

@@ -98,6 +98,7 @@ class Machine {
   void fail(RunResult::Outcome outcome, std::string message);
   void unwind_all();
   void run_end_checks();
+  void describe_failure_state();
   void check_leaks();
   void release_quarantine();
   void check_not_freed(internal::Op op, const void* addr);

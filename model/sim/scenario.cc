@@ -53,4 +53,8 @@ int Scenario::goal(std::string name) {
 
 void Scenario::at_end(std::function<void()> check) { end_checks_.push_back(std::move(check)); }
 
+void Scenario::describe_state(std::function<std::string()> describe) {
+  state_describers_.push_back(std::move(describe));
+}
+
 KMODEL_NAMESPACE_END

@@ -90,6 +90,11 @@ class Scenario {
   // already fail).
   void at_end(std::function<void()> check);
 
+  // Explains the model's state when a run fails (lock words, queues, tables):
+  // called once, right after the failure and before the CPUs are unwound;
+  // the text is appended to the failure message.
+  void describe_state(std::function<std::string()> describe);
+
   // A reachability goal: an interleaving the scenario exists for. Code calls
   // reached(goal) when it observes it; a check in which a goal is never
   // reached fails as vacuous. Returns the goal's index.
@@ -100,6 +105,9 @@ class Scenario {
   const std::vector<std::function<void()>>& bodies() const { return bodies_; }
   const std::vector<InterruptSpec>& interrupts() const { return interrupts_; }
   const std::vector<std::function<void()>>& end_checks() const { return end_checks_; }
+  const std::vector<std::function<std::string()>>& state_describers() const {
+    return state_describers_;
+  }
 
  private:
   int add_interrupt(IrqKind kind, int cpu, std::function<void()> handler,
@@ -109,6 +117,7 @@ class Scenario {
   std::vector<std::function<void()>> bodies_;
   std::vector<InterruptSpec> interrupts_;
   std::vector<std::function<void()>> end_checks_;
+  std::vector<std::function<std::string()>> state_describers_;
   std::vector<std::string> goals_;
 };
 
