@@ -72,6 +72,14 @@ void assert_lock_free(rqspinlock_t* lock, const char* name) {
                                       " at end (expected 0: no owner, pending or tail)"));
 }
 
+// Lock words, MCS queues and held-locks tables, for a failure report.
+std::string describe_locks(const rqspinlock_t* a, const rqspinlock_t* b, int cpus) {
+  std::string out = absl::StrCat("lock A ", rqspinlock_describe(a), "; lock B ",
+                                 rqspinlock_describe(b));
+  for (int cpu = 0; cpu < cpus; ++cpu) absl::StrAppend(&out, "\n    ", rqspinlock_describe_cpu(cpu));
+  return out;
+}
+
 // ---- Mutual exclusion ----------------------------------------------------------
 
 enum class Variant { kPlain, kRaw, kIrqsave };
@@ -136,6 +144,41 @@ void mutual_exclusion(Scenario& s) {
   s.hardirq(0, [st] { take_once(st.get(), 1, Variant::kPlain); });
   s.nmi(cpus - 1, [st] { take_once(st.get(), 1, Variant::kRaw); }, 1, "nmi-b");
   s.hardirq(cpus - 1, [st] { take_once(st.get(), 1, Variant::kPlain); }, 1, "hardirq-b");
+  s.at_end([st, cpus] {
+    for (int i = 0; i < 2; ++i) {
+      long sum = 0;
+      for (std::size_t k = static_cast<std::size_t>(i); k < st->taken.size(); k += 2)
+        sum += st->taken[k];
+      MODEL_ASSERT(st->locks[i].counter == sum,
+                   absl::StrCat("lock ", lock_name(i), ": counter ", st->locks[i].counter,
+                                " after ", sum, " acquisitions (lost update)"));
+      assert_lock_free(&st->locks[i].lock, lock_name(i));
+    }
+    assert_machine_clean(cpus);
+  });
+}
+
+// ---- The native stress test's mix, under the checker --------------------------
+
+void stress_mix(Scenario& s) {
+  fast_cadence();
+  const int cpus = s.cpus();
+  auto st = std::make_shared<MutexState>(cpus);
+  // As tests/sync/rqspinlock_native_stress_test: every task takes A with irqs
+  // on and B with irqs off; every CPU's NMIs take A and its hardirqs take B.
+  for (int cpu = 0; cpu < cpus; ++cpu) {
+    s.on_cpu(cpu, [st] {
+      for (int round = 0; round < 3; ++round) {
+        take_once(st.get(), 0, Variant::kRaw);
+        take_once(st.get(), 1, Variant::kIrqsave);
+      }
+    });
+    s.nmi(cpu, [st] { take_once(st.get(), 0, Variant::kRaw); }, 2);
+    s.hardirq(cpu, [st] { take_once(st.get(), 1, Variant::kRaw); }, 2);
+  }
+  s.describe_state([st, cpus] {
+    return describe_locks(&st->locks[0].lock, &st->locks[1].lock, cpus);
+  });
   s.at_end([st, cpus] {
     for (int i = 0; i < 2; ++i) {
       long sum = 0;
@@ -475,6 +518,15 @@ const ScenarioRegistrar kMutex4({
     "as mutual_exclusion_2cpu with 4 CPUs: deep MCS queues and nested contexts",
     Config{.cpus = 4, .seed = 12, .iterations = 400, .interrupt_probability = 0.1},
     mutual_exclusion,
+    everywhere(Expect::kPass),
+});
+const ScenarioRegistrar kStressMix({
+    "rqspinlock/stress_mix_3cpu",
+    "the native stress test's mix: 3 CPUs take A with irqs on and B with irqs off, "
+    "every CPU's NMI takes A and its hardirq takes B",
+    Config{.cpus = 3, .seed = 23, .iterations = 2000, .max_steps = 400000,
+           .interrupt_probability = 0.1},
+    stress_mix,
     everywhere(Expect::kPass),
 });
 const ScenarioRegistrar kHardirqSameLock({

@@ -14,6 +14,10 @@ namespace rqspinlock_scenarios {
 // hardirqs take B: at most one owner per lock, every acquisition counted,
 // the machine clean at the end.
 void mutual_exclusion(Scenario& s);
+// The native stress test's mix (tests/sync/rqspinlock_native_stress_test):
+// tasks take A with irqs on and B with irqs off, every CPU's NMI takes A and
+// its hardirq takes B.
+void stress_mix(Scenario& s);
 // Every CPU takes lock A with irqs on; a hardirq on CPU 0 takes A too.
 void hardirq_same_lock_irqs_on(Scenario& s);
 // CPU 0 takes lock A while CPU 1 contends; an NMI on CPU 0 takes A too. It

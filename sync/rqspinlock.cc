@@ -19,6 +19,8 @@
 #include "sync/rqspinlock.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 
 #include "model/machine_state.h"
 
@@ -397,6 +399,54 @@ void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock* lock, unsigned lon
 
 int rqspinlock_nodes_in_use(int cpu) {
   return plain_read(per_cpu_ptr(&rqnodes, cpu)->nodes[0].mcs.count);
+}
+
+std::string rqspinlock_describe(const rqspinlock_t* lock) {
+  const u32 val = plain_read(lock->val);
+  const u32 tail = val & _Q_TAIL_MASK;
+  char buf[96];
+  if (tail == 0) {
+    std::snprintf(buf, sizeof(buf), "0x%08x (no tail, pending %u, locked %u)", val,
+                  (val & _Q_PENDING_MASK) >> _Q_PENDING_OFFSET, val & _Q_LOCKED_MASK);
+  } else {
+    std::snprintf(buf, sizeof(buf), "0x%08x (tail cpu %d idx %u, pending %u, locked %u)", val,
+                  static_cast<int>(tail >> _Q_TAIL_CPU_OFFSET) - 1,
+                  (tail & _Q_TAIL_IDX_MASK) >> _Q_TAIL_IDX_OFFSET,
+                  (val & _Q_PENDING_MASK) >> _Q_PENDING_OFFSET, val & _Q_LOCKED_MASK);
+  }
+  return buf;
+}
+
+namespace {
+// "cpu/idx" of a node, "-" for none, "?" for a pointer that is no node.
+std::string describe_node_ptr(const mcs_spinlock* node) {
+  if (node == nullptr) return "-";
+  for (int cpu = 0; cpu < NR_CPUS; ++cpu)
+    for (int idx = 0; idx < _Q_MAX_NODES; ++idx)
+      if (node == &per_cpu_ptr(&rqnodes, cpu)->nodes[idx].mcs)
+        return std::to_string(cpu) + "/" + std::to_string(idx);
+  return "?";
+}
+}  // namespace
+
+std::string rqspinlock_describe_cpu(int cpu) {
+  qnode_set* set = per_cpu_ptr(&rqnodes, cpu);
+  std::string out = "cpu " + std::to_string(cpu) + ": nodes in use " +
+                    std::to_string(plain_read(set->nodes[0].mcs.count));
+  for (int idx = 0; idx < _Q_MAX_NODES; ++idx) {
+    const mcs_spinlock& n = set->nodes[idx].mcs;
+    out += "; node " + std::to_string(idx) + " locked " + std::to_string(plain_read(n.locked)) +
+           " next " + describe_node_ptr(plain_read(n.next));
+  }
+  rqspinlock_held* rqh = per_cpu_ptr(&rqspinlock_held_locks, cpu);
+  const int cnt = plain_read(rqh->cnt);
+  out += "; held cnt " + std::to_string(cnt) + " [";
+  char buf[24];
+  for (int i = 0; i < std::min(cnt, RES_NR_HELD); ++i) {
+    std::snprintf(buf, sizeof(buf), "%s%p", i ? " " : "", plain_read(rqh->locks[i]));
+    out += buf;
+  }
+  return out + "]";
 }
 
 const rqspinlock_cadence& rqspinlock_get_cadence() { return g_cadence; }

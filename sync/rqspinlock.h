@@ -65,6 +65,8 @@
 #ifndef KMODEL_SYNC_RQSPINLOCK_H_
 #define KMODEL_SYNC_RQSPINLOCK_H_
 
+#include <string>
+
 #include "model/atomic.h"
 #include "model/clock.h"
 #include "model/cpu.h"
@@ -227,6 +229,13 @@ void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock* lock, unsigned lon
 
 // How many of `cpu`'s MCS nodes are in use (0 when no waiter is queued there).
 int rqspinlock_nodes_in_use(int cpu);
+
+// One-line descriptions for diagnostics (a watchdog that finds a test stuck):
+// "0x00040101 (tail cpu 0 idx 1, pending 1, locked 1)", and a CPU's node
+// count, its four MCS nodes (locked, next as "cpu/idx") and held-locks table.
+// Racy snapshots: they read with READ_ONCE while CPUs may run.
+std::string rqspinlock_describe(const rqspinlock_t* lock);
+std::string rqspinlock_describe_cpu(int cpu);
 
 KMODEL_NAMESPACE_END
 

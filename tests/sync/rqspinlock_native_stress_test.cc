@@ -7,6 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -41,8 +45,17 @@ struct Tally {
   }
 };
 
+// What each (CPU, context level) is doing, for the watchdog's report.
+enum class Step : int { kIdle, kLocking, kHolding, kUnlocking };
+const char* step_name(int s) {
+  static const char* const kNames[] = {"idle", "locking", "holding", "unlocking"};
+  return kNames[s];
+}
+
 struct Shared {
   Guarded a, b;
+  std::atomic<int> step[kWorkers][4];
+  std::atomic<const Guarded*> step_lock[kWorkers][4];
   Tally tally_a, tally_b;
   std::atomic<int> other_errors{0};
   std::atomic<int> lost_interrupts{0};
@@ -52,14 +65,21 @@ struct Shared {
 
 // Interrupt and task code alike: take, increment, release.
 void take(Guarded* g, Tally* t, Shared* sh, bool irqsave) {
+  std::atomic<int>& step = sh->step[smp_processor_id()][interrupt_context_level()];
+  sh->step_lock[smp_processor_id()][interrupt_context_level()].store(g);
+  step.store(static_cast<int>(Step::kLocking));
   unsigned long flags = 0;
   const int ret = irqsave ? raw_res_spin_lock_irqsave(&g->lock, flags) : raw_res_spin_lock(&g->lock);
   t->count(ret);
   if (ret != 0 && ret != -EDEADLK && ret != -ETIMEDOUT) sh->other_errors.fetch_add(1);
-  if (ret) return;
-  g->counter++;
-  if (irqsave) raw_res_spin_unlock_irqrestore(&g->lock, flags);
-  else raw_res_spin_unlock(&g->lock);
+  if (ret == 0) {
+    step.store(static_cast<int>(Step::kHolding));
+    g->counter++;
+    step.store(static_cast<int>(Step::kUnlocking));
+    if (irqsave) raw_res_spin_unlock_irqrestore(&g->lock, flags);
+    else raw_res_spin_unlock(&g->lock);
+  }
+  step.store(static_cast<int>(Step::kIdle));
 }
 
 void nmi_handler(void* arg) {
@@ -108,6 +128,59 @@ void interrupt_source(Shared* sh) {
   sh->source_done.store(true);
 }
 
+// A stuck lock must fail the test with the state that explains it, not
+// hang until Bazel kills it: after kWatchdogSeconds the watchdog prints both
+// lock words, every worker CPU's nodes, table and steps, and aborts.
+constexpr int kWatchdogSeconds = 100;
+
+class Watchdog {
+ public:
+  Watchdog(Shared* sh, Profile profile)
+      : sh_(sh), profile_(profile), thread_([this] { watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> guard(mu_);
+    if (cv_.wait_for(guard, std::chrono::seconds(kWatchdogSeconds), [this] { return done_; }))
+      return;
+    report();
+    std::abort();
+  }
+  void report() const {
+    std::fprintf(stderr, "WATCHDOG: %s stress still running after %d s\n",
+                 profile_name(profile_), kWatchdogSeconds);
+    std::fprintf(stderr, "  lock A %s\n  lock B %s\n", rqspinlock_describe(&sh_->a.lock).c_str(),
+                 rqspinlock_describe(&sh_->b.lock).c_str());
+    for (int cpu = 0; cpu < kWorkers; ++cpu) {
+      std::fprintf(stderr, "  %s\n", rqspinlock_describe_cpu(cpu).c_str());
+      for (int level = 0; level < 4; ++level) {
+        const Guarded* g = sh_->step_lock[cpu][level].load();
+        std::fprintf(stderr, "    level %d: %s %s\n", level, step_name(sh_->step[cpu][level].load()),
+                     g == &sh_->a ? "A" : g == &sh_->b ? "B" : "-");
+      }
+      std::fprintf(stderr, "    NMIs handled %lu, hardirqs handled %lu\n",
+                   native::interrupts_handled(cpu, IrqKind::kNmi),
+                   native::interrupts_handled(cpu, IrqKind::kHardirq));
+    }
+    std::fprintf(stderr, "  source done %d\n", static_cast<int>(sh_->source_done.load()));
+  }
+
+  Shared* sh_;
+  Profile profile_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 void run_stress(Profile profile) {
   ScopedProfile scoped(profile);
   reset_machine_state();
@@ -116,11 +189,14 @@ void run_stress(Profile profile) {
     native::set_interrupt_handler(cpu, IrqKind::kNmi, {nmi_handler, &sh});
     native::set_interrupt_handler(cpu, IrqKind::kHardirq, {hardirq_handler, &sh});
   }
-  std::vector<std::thread> threads;
-  for (int cpu = 0; cpu < kWorkers; ++cpu) threads.emplace_back(worker, &sh, cpu);
-  std::thread source([&sh] { interrupt_source(&sh); });
-  source.join();
-  for (auto& t : threads) t.join();
+  {
+    Watchdog watchdog(&sh, profile);
+    std::vector<std::thread> threads;
+    for (int cpu = 0; cpu < kWorkers; ++cpu) threads.emplace_back(worker, &sh, cpu);
+    std::thread source([&sh] { interrupt_source(&sh); });
+    source.join();
+    for (auto& t : threads) t.join();
+  }
   for (int cpu = 0; cpu < kWorkers; ++cpu) {
     native::set_interrupt_handler(cpu, IrqKind::kNmi, {});
     native::set_interrupt_handler(cpu, IrqKind::kHardirq, {});
