@@ -87,6 +87,22 @@ TEST_CASE("a hardirq waits while irqs are disabled and runs when they are enable
   native::set_interrupt_handler(2, IrqKind::kHardirq, {});
 }
 
+TEST_CASE("send_interrupt_and_wait returns -ESRCH when the target unbinds first") {
+  std::atomic<bool> irqs_off{false};
+  std::thread t([&] {
+    native::CpuBinding cpu(4);
+    local_irq_disable();
+    irqs_off.store(true);
+    // The hardirq arrives and stays deferred; the thread then unbinds
+    // without ever enabling irqs, so it is never handled.
+    while (!current_cpu()->hardirq_pending.load()) cpu_relax();
+  });
+  while (!irqs_off.load()) cpu_relax();
+  CHECK(native::send_interrupt_and_wait(4, IrqKind::kHardirq) == -ESRCH);
+  t.join();
+  CHECK(native::interrupts_handled(4, IrqKind::kHardirq) == 0);
+}
+
 TEST_CASE("interrupting a CPU nobody is bound to is an error") {
   CHECK(native::send_nmi(7) == -ESRCH);
   CHECK(native::send_nmi(-1) == -EINVAL);
