@@ -66,7 +66,7 @@ void assert_machine_clean(int cpus) {
   }
 }
 
-void assert_lock_free(rqspinlock_t* lock, const char* name) {
+void assert_lock_free(const rqspinlock_t* lock, const char* name) {
   const u32 val = plain_read(lock->val);
   MODEL_ASSERT(val == 0, absl::StrCat("lock ", name, " word 0x", absl::Hex(val),
                                       " at end (expected 0: no owner, pending or tail)"));
@@ -121,6 +121,21 @@ void take_once(MutexState* st, int i, Variant v) {
   unlock_with(v, &st->locks[i].lock, flags);
 }
 
+// Both counters match the acquisitions made, both locks and every CPU's
+// nodes and table are back to empty.
+void assert_mutex_state_clean(const MutexState& st, int cpus) {
+  for (int i = 0; i < 2; ++i) {
+    long sum = 0;
+    for (std::size_t k = static_cast<std::size_t>(i); k < st.taken.size(); k += 2)
+      sum += st.taken[k];
+    MODEL_ASSERT(st.locks[i].counter == sum,
+                 absl::StrCat("lock ", lock_name(i), ": counter ", st.locks[i].counter, " after ",
+                              sum, " acquisitions (lost update)"));
+    assert_lock_free(&st.locks[i].lock, lock_name(i));
+  }
+  assert_machine_clean(cpus);
+}
+
 }  // namespace
 
 void mutual_exclusion(Scenario& s) {
@@ -144,18 +159,7 @@ void mutual_exclusion(Scenario& s) {
   s.hardirq(0, [st] { take_once(st.get(), 1, Variant::kPlain); });
   s.nmi(cpus - 1, [st] { take_once(st.get(), 1, Variant::kRaw); }, 1, "nmi-b");
   s.hardirq(cpus - 1, [st] { take_once(st.get(), 1, Variant::kPlain); }, 1, "hardirq-b");
-  s.at_end([st, cpus] {
-    for (int i = 0; i < 2; ++i) {
-      long sum = 0;
-      for (std::size_t k = static_cast<std::size_t>(i); k < st->taken.size(); k += 2)
-        sum += st->taken[k];
-      MODEL_ASSERT(st->locks[i].counter == sum,
-                   absl::StrCat("lock ", lock_name(i), ": counter ", st->locks[i].counter,
-                                " after ", sum, " acquisitions (lost update)"));
-      assert_lock_free(&st->locks[i].lock, lock_name(i));
-    }
-    assert_machine_clean(cpus);
-  });
+  s.at_end([st, cpus] { assert_mutex_state_clean(*st, cpus); });
 }
 
 // ---- The native stress test's mix, under the checker --------------------------
@@ -179,18 +183,7 @@ void stress_mix(Scenario& s) {
   s.describe_state([st, cpus] {
     return describe_locks(&st->locks[0].lock, &st->locks[1].lock, cpus);
   });
-  s.at_end([st, cpus] {
-    for (int i = 0; i < 2; ++i) {
-      long sum = 0;
-      for (std::size_t k = static_cast<std::size_t>(i); k < st->taken.size(); k += 2)
-        sum += st->taken[k];
-      MODEL_ASSERT(st->locks[i].counter == sum,
-                   absl::StrCat("lock ", lock_name(i), ": counter ", st->locks[i].counter,
-                                " after ", sum, " acquisitions (lost update)"));
-      assert_lock_free(&st->locks[i].lock, lock_name(i));
-    }
-    assert_machine_clean(cpus);
-  });
+  s.at_end([st, cpus] { assert_mutex_state_clean(*st, cpus); });
 }
 
 // ---- A hardirq takes its task's lock with irqs on ------------------------------
