@@ -37,7 +37,13 @@
 
 KMODEL_NAMESPACE_BEGIN
 
+// Spin-wait hint. Natively, every CPU_RELAX_YIELD_PERIOD-th consecutive call
+// also gives the core away (sched_yield): simulated CPUs are threads and may
+// outnumber cores, and the thread a spinner waits for may be descheduled. So
+// natively a spin is not a fixed slice of time; code that uses spin counts as
+// a clock (rqspinlock's check cadence) must account for it.
 void cpu_relax();
+inline constexpr unsigned CPU_RELAX_YIELD_PERIOD = 128;
 
 template <typename T>
 class Atomic {

@@ -38,7 +38,8 @@
 //           and its top entry appears among this CPU's entries below the top.
 //
 // Waiting (generic cadence; see rqspinlock_cadence below)
-//   Every waiting loop samples the clock once per 65536 spins. 6.18: the
+//   Every waiting loop samples the clock once per 65536 spins (natively: at
+//   each cpu_relax() yield, see rqspinlock_cadence). 6.18: the
 //   first sample starts the timeout; AA and ABBA run at most once per ms
 //   after that. mainline: AA runs at the first sample, before the clock is
 //   read, and again before queueing; ABBA at most once per ms.
@@ -99,12 +100,20 @@ extern PerCpu<rqspinlock_held> rqspinlock_held_locks;
 
 // ---- Check cadence -------------------------------------------------------
 // The kernel samples the clock every 65536 spins (a u16 counter) and runs
-// deadlock checks at most once per millisecond. Simulated scenarios set
-// spins_per_clock_sample = 1 so a timeout takes a few hundred steps.
-// Set while no CPU runs; the simulator resets it to the defaults before
-// every run (it is machine state).
+// deadlock checks at most once per millisecond. What the count stands for is
+// time: 65536 pauses of a CPU that nobody preempts, a few milliseconds, far
+// inside the 250 ms timeout. A native spin may give the core away
+// (CPU_RELAX_YIELD_PERIOD, model/atomic.h) and last a whole time slice, so 65536
+// of them could outlast the timeout and turn an AA into -ETIMEDOUT on a busy
+// machine; the native default therefore samples at every yield, which keeps
+// the kernel's time behaviour (deadlock checks at most once per ms after the
+// first, timeouts at their bounds). The simulator keeps the kernel's count;
+// its scenarios set spins_per_clock_sample = 1 so a timeout takes a few
+// hundred steps. Set while no CPU runs; reset with the machine state.
+inline constexpr u32 RES_KERNEL_SPINS_PER_CLOCK_SAMPLE = 65536;
 struct rqspinlock_cadence {
-  u32 spins_per_clock_sample = 65536;
+  u32 spins_per_clock_sample = KMODEL_IS_SIM ? RES_KERNEL_SPINS_PER_CLOCK_SAMPLE
+                                             : CPU_RELAX_YIELD_PERIOD;
   u64 deadlock_check_interval_ns = NSEC_PER_MSEC;
 };
 const rqspinlock_cadence& rqspinlock_get_cadence();

@@ -202,12 +202,13 @@ void cpu_relax() { usleep(0); }
 // queued waiter a FIFO lock was just handed to - may be descheduled, and
 // pure spinning would burn whole time slices per handover (an MCS queue of
 // three threads on two cores then makes ~100 handovers a second). So every
-// 128th spin in a row gives the core away. Semantics are unchanged: only
-// wall-clock time, which the model's timeouts measure anyway.
+// CPU_RELAX_YIELD_PERIOD-th spin gives the core away. Semantics are
+// unchanged: only wall-clock time, which the model's timeouts measure anyway.
 void cpu_relax() {
+  static_assert((CPU_RELAX_YIELD_PERIOD & (CPU_RELAX_YIELD_PERIOD - 1)) == 0);
   static thread_local unsigned spins = 0;
   __builtin_ia32_pause();
-  if ((++spins & 127) == 0) sched_yield();
+  if ((++spins & (CPU_RELAX_YIELD_PERIOD - 1)) == 0) sched_yield();
 }
 #endif
 

@@ -184,15 +184,6 @@ class Watchdog {
 void run_stress(Profile profile) {
   ScopedProfile scoped(profile);
   reset_machine_state();
-#if KMODEL_TSAN
-  // Under TSan cpu_relax() is a usleep(0) system call (signals are only
-  // delivered in intercepted calls), thousands of times slower than a
-  // pause: sample the clock every 64 spins instead of 65536, or a 250 ms
-  // timeout (a 6.18 NMI's trylock loop) lasts minutes.
-  rqspinlock_cadence cadence;
-  cadence.spins_per_clock_sample = 64;
-  rqspinlock_set_cadence(cadence);
-#endif
   Shared sh;
   for (int cpu = 0; cpu < kWorkers; ++cpu) {
     native::set_interrupt_handler(cpu, IrqKind::kNmi, {nmi_handler, &sh});
