@@ -1,12 +1,12 @@
-// alloc/stream_elem.cc: the profile switch between the page bump allocator
-// (seed, linux-6.18) and kmalloc_nolock (mainline), and the accounting.
+// alloc/stream_elem.cc: the out-of-line parts of the element API: the
+// mainline (kmalloc_nolock) path, the accounting's storage and reader, and
+// teardown. The page allocator's path is inline in stream_elem.h.
 #include "alloc/stream_elem.h"
 
 #include "alloc/internal/stats.h"
 #include "alloc/kmalloc_nolock.h"
 #include "alloc/stream_page.h"
 #include "model/machine_state.h"
-#include "model/profile.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -20,12 +20,21 @@ void stats_clear() {
       for (auto& v : s.v) v.store(0, std::memory_order_relaxed);
 }
 
-}  // namespace alloc_internal
-
 namespace {
 
+#if KMODEL_IS_SIM
+// Each run starts with zero counters; an aborted run's elements were given
+// back by the allocators' own resets.
+const MachineStateReset kReset(&stats_clear);
+#endif
 
-bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
+// The kmalloc size class SLUB would use for an element of `len` bytes.
+s64 kmalloc_reserved(int len) {
+  return static_cast<s64>(
+      kmalloc_size_roundup(BPF_STREAM_ELEM_HDR + static_cast<std::size_t>(len)));
+}
+
+}  // namespace
 
 // The mainline element allocator: exact size, any context, may fail.
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
@@ -34,44 +43,19 @@ bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
   auto* elem = static_cast<bpf_stream_elem*>(kmalloc_nolock(size, __GFP_ZERO, NUMA_NO_NODE));
   if (elem == nullptr) return nullptr;
   bpf_stream_elem_init(elem, len);
+  account_elem(stat_slot(), BPF_STREAM_ELEM_HDR + len, len, +1);
+  stat_add(kKmallocReserved, kmalloc_reserved(len));
   return elem;
 }
 
-#if KMODEL_IS_SIM
-// Each run starts with zero counters; an aborted run's elements were given
-// back by the allocators' own resets.
-const MachineStateReset kReset(&alloc_internal::stats_clear);
-#endif
-
-// In-use accounting of one element: +1 on allocation, -1 on free.
-void account_elem(bool kmalloc, int len, int sign) {
-  using namespace alloc_internal;
-  const int footprint = kmalloc ? BPF_STREAM_ELEM_HDR + len : bpf_stream_page_elem_size(len);
-  StatSlot* slot = stat_slot();
-  stat_add(slot, kElemsLive, sign);
-  stat_add(slot, kBytesInUse, sign * footprint);
-  stat_add(slot, kPayloadInUse, sign * len);
-  if (kmalloc)
-    stat_add(slot, kKmallocReserved,
-             sign * static_cast<s64>(kmalloc_size_roundup(static_cast<std::size_t>(footprint))));
+void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem) {
+  const int len = elem->total_len;
+  account_elem(stat_slot(), BPF_STREAM_ELEM_HDR + len, len, -1);
+  stat_add(kKmallocReserved, -kmalloc_reserved(len));
+  kfree_nolock(elem);
 }
 
-}  // namespace
-
-bpf_stream_elem* bpf_stream_elem_alloc(int len) {
-  const bool kmalloc = uses_kmalloc_nolock();
-  bpf_stream_elem* elem =
-      kmalloc ? bpf_stream_kmalloc_elem_alloc(len) : bpf_stream_page_elem_alloc(len);
-  if (elem != nullptr) account_elem(kmalloc, len, +1);
-  return elem;
-}
-
-void bpf_stream_free_elem(bpf_stream_elem* elem) {
-  const bool kmalloc = uses_kmalloc_nolock();
-  account_elem(kmalloc, elem->total_len, -1);
-  if (kmalloc) kfree_nolock(elem);
-  else bpf_stream_page_elem_free(elem);
-}
+}  // namespace alloc_internal
 
 void bpf_stream_free_list(llist_node* list) {
   llist_node* pos;

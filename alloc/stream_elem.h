@@ -1,7 +1,8 @@
 // alloc/stream_elem.h: the BPF stream element and the allocator the stream
 // uses for it, whichever design the profile selects.
 //
-// Mirrors: struct bpf_stream_elem (include/linux/bpf.h), and
+// Mirrors: struct bpf_stream_elem (include/linux/bpf.h; defined in
+// alloc/stream_elem_layout.h, included here), and
 // bpf_stream_elem_alloc() / bpf_stream_free_elem() of kernel/bpf/stream.c
 // (Linux 6.17/6.18 for the `seed` and `linux-6.18` profiles; the 2026
 // mainline version, which allocates with kmalloc_nolock(), for `mainline`).
@@ -45,34 +46,18 @@
 
 #include <cstddef>
 
+#include "alloc/internal/stats.h"
+#include "alloc/stream_elem_layout.h"
+#include "alloc/stream_page.h"
+#include "model/profile.h"
 #include "model/types.h"
-#include "sync/llist.h"
 
 KMODEL_NAMESPACE_BEGIN
 
-struct bpf_stream_elem {
-  llist_node node;
-  int total_len;     // payload bytes
-  int consumed_len;  // payload bytes the reader has consumed (reader-owned)
-  char str[];
-};
-
-inline constexpr int BPF_STREAM_ELEM_HDR = 16;  // offsetof(bpf_stream_elem, str)
-static_assert(sizeof(bpf_stream_elem) == BPF_STREAM_ELEM_HDR,
-              "the kernel's element header is 16 bytes");
-
-// The largest payload: ARRAY_SIZE(bpf_bprintf_buffers.buf) = MAX_BPRINTF_BUF.
-inline constexpr int BPF_STREAM_ELEM_MAX_LEN = 1024;
-
-inline void bpf_stream_elem_init(bpf_stream_elem* elem, int len) {
-  init_llist_node(&elem->node);
-  elem->total_len = len;
-  elem->consumed_len = 0;
-}
-
-// Profile-dispatched allocation and free (see the contract above).
-bpf_stream_elem* bpf_stream_elem_alloc(int len);
-void bpf_stream_free_elem(bpf_stream_elem* elem);
+// Profile-dispatched allocation and free (see the contract above). Inline:
+// the page allocator's fast path and the accounting are below.
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len);
+BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem);
 
 // The same, in the form the stream's push returns: 0 or -ENOMEM.
 inline int bpf_stream_elem_alloc_errno(int len, bpf_stream_elem** out) {
@@ -97,6 +82,46 @@ bpf_stream_alloc_stats bpf_stream_alloc_stats_read();
 // Afterwards, with no element live, page_alloc_stats().pages_live is back to
 // what it was before the first allocation.
 void bpf_stream_alloc_drain_all();
+
+// ---- Implementation ----------------------------------------------------------
+// The page allocator's path is inline (its own fast path is inline in
+// stream_page.h); the mainline path is out of line in stream_elem.cc.
+
+namespace alloc_internal {
+
+// kmalloc_nolock() elements, with their accounting.
+bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len);
+void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
+
+inline bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
+
+// In-use accounting of one element: +1 on allocation, -1 on free, in the
+// caller's slot: three single-writer adds (no locked instruction).
+BPF_STREAM_ALLOC_INLINE void account_elem(StatSlot* slot, int footprint, int len, int sign) {
+  stat_add(slot, kElemsLive, sign);
+  stat_add(slot, kBytesInUse, sign * footprint);
+  stat_add(slot, kPayloadInUse, sign * len);
+}
+
+}  // namespace alloc_internal
+
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len) {
+  using namespace alloc_internal;
+  if (__builtin_expect(uses_kmalloc_nolock(), 0)) return bpf_stream_kmalloc_elem_alloc(len);
+  // The slot is looked up first: its loads then overlap the allocation's
+  // locked increment instead of waiting for it.
+  StatSlot* slot = stat_slot();
+  bpf_stream_elem* elem = bpf_stream_page_elem_alloc(len);
+  if (elem != nullptr) account_elem(slot, bpf_stream_page_elem_size(len), len, +1);
+  return elem;
+}
+
+BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
+  using namespace alloc_internal;
+  if (__builtin_expect(uses_kmalloc_nolock(), 0)) return bpf_stream_kmalloc_free_elem(elem);
+  account_elem(stat_slot(), bpf_stream_page_elem_size(elem->total_len), elem->total_len, -1);
+  bpf_stream_page_elem_free(elem);
+}
 
 KMODEL_NAMESPACE_END
 

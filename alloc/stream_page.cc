@@ -1,5 +1,6 @@
 // alloc/stream_page.cc: the per-CPU page bump allocator (kernel/bpf/stream.c,
-// Linux 6.17/6.18). See stream_page.h for the contract and the rules.
+// Linux 6.17/6.18): the slow paths and the simulator's checks. The fast path
+// is inline in stream_page.h, which also holds the contract and the rules.
 #include "alloc/stream_page.h"
 
 #include <cstring>
@@ -15,23 +16,23 @@
 #include <unordered_map>
 
 #include "alloc/internal/seeded_bugs.h"
-#define SEEDED_BUG(name) (alloc_internal::g_seeded_bugs.name)
-#else
-#define SEEDED_BUG(name) false
 #endif
 
 KMODEL_NAMESPACE_BEGIN
-
-#if KMODEL_IS_SIM
 namespace alloc_internal {
-SeededBugs g_seeded_bugs;
-}  // namespace alloc_internal
-#endif
-
-namespace {
 
 PerCpu<local_trylock_t> stream_local_lock;
 PerCpu<Atomic<bpf_stream_page*>> stream_pcpu_page;
+
+#if KMODEL_IS_SIM
+SeededBugs g_seeded_bugs;
+
+bool seeded_bug_no_trylock() { return g_seeded_bugs.no_trylock; }
+bool seeded_bug_skip_elem_page_ref() { return g_seeded_bugs.skip_elem_page_ref; }
+bool seeded_bug_no_cpu_page_ref() { return g_seeded_bugs.no_cpu_page_ref; }
+#endif
+
+namespace {
 
 // ---- Simulator-only page registry (graded asserts) -------------------------
 // The simulator runs every CPU on one host thread, so a plain map is enough.
@@ -54,16 +55,6 @@ void debug_check_live(const bpf_stream_page* page, const char* what) {
                                std::string(what) + ": bpf_stream_page already freed");
 }
 
-void debug_elem_reserved(const bpf_stream_page* page) {
-  debug_check_live(page, "reserve");
-  ++page_registry()[page];
-}
-
-void debug_elem_freed(const bpf_stream_page* page) {
-  debug_check_live(page, "bpf_stream_free_elem");
-  --page_registry()[page];
-}
-
 void debug_page_free(const bpf_stream_page* page) {
   auto it = page_registry().find(page);
   if (it == page_registry().end())
@@ -84,64 +75,25 @@ void debug_page_free(const bpf_stream_page* page) {
 #else
 inline void debug_page_new(const bpf_stream_page*) {}
 inline void debug_check_live(const bpf_stream_page*, const char*) {}
-inline void debug_elem_reserved(const bpf_stream_page*) {}
-inline void debug_elem_freed(const bpf_stream_page*) {}
 inline void debug_page_free(const bpf_stream_page*) {}
 #endif
 
-// ---- The kernel's functions ------------------------------------------------
-
-bool bpf_stream_page_local_lock(unsigned long* flags) {
-  if (SEEDED_BUG(no_trylock)) {
-    local_irq_save(*flags);
-    return true;
-  }
-  return local_trylock_irqsave(&stream_local_lock, *flags);
-}
-
-void bpf_stream_page_local_unlock(unsigned long* flags) {
-  if (SEEDED_BUG(no_trylock)) {
-    local_irq_restore(*flags);
-    return;
-  }
-  local_unlock_irqrestore(&stream_local_lock, *flags);
-}
-
-void bpf_stream_page_free(bpf_stream_page* stream_page) {
-  if (stream_page == nullptr) return;
-  debug_page_free(stream_page);
-  alloc_internal::stat_add(alloc_internal::kPagesLive, -1);
-  free_pages_nolock(virt_to_page(stream_page), 0);
-}
-
-void bpf_stream_page_get(bpf_stream_page* stream_page) {
-  // Seeded bug no_cpu_page_ref counts elements only, on a bare atomic (so
-  // taking the first reference from 0 does not WARN).
-  if (SEEDED_BUG(no_cpu_page_ref)) {
-    atomic_inc(&stream_page->ref.refs);
-    return;
-  }
-  refcount_inc(&stream_page->ref);
-}
-
-void bpf_stream_page_put(bpf_stream_page* stream_page) {
-  if (refcount_dec_and_test(&stream_page->ref)) bpf_stream_page_free(stream_page);
-}
+// ---- The kernel's functions (slow path) ------------------------------------
 
 void bpf_stream_page_init(bpf_stream_page* stream_page) {
   // The CPU's own reference (missing under the seeded bug no_cpu_page_ref).
-  refcount_set(&stream_page->ref, SEEDED_BUG(no_cpu_page_ref) ? 0 : 1);
+  refcount_set(&stream_page->ref, seeded_bug_no_cpu_page_ref() ? 0 : 1);
   WRITE_ONCE(stream_page->consumed, 0);
 }
 
-// Slow path: a fresh page becomes this CPU's current page, and the CPU's
-// reference to the old one is dropped. Lock held, irqs off.
+// A fresh page becomes this CPU's current page, and the CPU's reference to
+// the old one is dropped. Lock held, irqs off.
 bpf_stream_page* bpf_stream_page_replace() {
   page* pg = alloc_pages_nolock(/* don't account */ 0, NUMA_NO_NODE, 0);
   if (pg == nullptr) return nullptr;
   auto* stream_page = static_cast<bpf_stream_page*>(page_address(pg));
   debug_page_new(stream_page);
-  alloc_internal::stat_add(alloc_internal::kPagesLive, 1);
+  stat_add(kPagesLive, 1);
   bpf_stream_page_init(stream_page);
 
   Atomic<bpf_stream_page*>* slot = this_cpu_ptr(&stream_pcpu_page);
@@ -150,56 +102,11 @@ bpf_stream_page* bpf_stream_page_replace() {
   // last reference may go (the kernel puts first; the order is invisible
   // there, but the model's "never freed while current" check would see it).
   WRITE_ONCE(*slot, stream_page);
-  if (old != nullptr && !SEEDED_BUG(no_cpu_page_ref)) {
+  if (old != nullptr && !seeded_bug_no_cpu_page_ref()) {
     debug_check_live(old, "replace");
     bpf_stream_page_put(old);
   }
   return stream_page;
-}
-
-// How many of the `len` payload bytes fit after an element header: the
-// kernel's check, kept exactly (it is what lets len == 0 overrun, see
-// stream_page.h).
-int bpf_stream_page_check_room(bpf_stream_page* stream_page, int len) {
-  const int min = BPF_STREAM_ELEM_HDR;
-  const int consumed = static_cast<int>(READ_ONCE(stream_page->consumed));
-  int rem = BPF_STREAM_PAGE_SZ - consumed - min;
-  if (rem < 0) rem = 0;
-  WARN_ON_ONCE(rem % 8 != 0);
-  if (rem < 8) rem = 0;  // leave room of at least 8 bytes
-  return len < rem ? len : rem;
-}
-
-bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_page* stream_page, int len) {
-  const u32 consumed = READ_ONCE(stream_page->consumed);
-  const u32 size = static_cast<u32>(bpf_stream_page_elem_size(len));
-  // Model-only guard: the element must lie inside the page (kernel bug for
-  // len == 0; and the NMI re-entry a missing trylock allows).
-  WARN_ON_ONCE(consumed + size > static_cast<u32>(BPF_STREAM_PAGE_SZ));
-  WRITE_ONCE(stream_page->consumed, consumed + size);
-  return reinterpret_cast<bpf_stream_elem*>(&stream_page->buf[consumed]);
-}
-
-bpf_stream_page* bpf_stream_page_reserve_slow(int len) {
-  bpf_stream_page* page = bpf_stream_page_replace();
-  if (page == nullptr) return nullptr;
-  // A fresh page has room for any len <= BPF_STREAM_ELEM_MAX_LEN.
-  WARN_ON_ONCE(bpf_stream_page_check_room(page, len) != len);
-  return page;
-}
-
-// Lock held, irqs off. Fast path: the current page has room.
-bpf_stream_elem* bpf_stream_page_reserve_elem(int len) {
-  bpf_stream_page* page = READ_ONCE(*this_cpu_ptr(&stream_pcpu_page));
-  if (__builtin_expect(page == nullptr || bpf_stream_page_check_room(page, len) != len, 0)) {
-    page = bpf_stream_page_reserve_slow(len);
-    if (page == nullptr) return nullptr;
-  }
-  debug_elem_reserved(page);
-  if (!SEEDED_BUG(skip_elem_page_ref)) bpf_stream_page_get(page);
-  bpf_stream_elem* elem = bpf_stream_page_push_elem(page, len);
-  bpf_stream_elem_init(elem, len);
-  return elem;
 }
 
 void reset_stream_pages() {
@@ -214,7 +121,7 @@ void reset_stream_pages() {
     registry.erase(registry.begin());
     free_pages_nolock(virt_to_page(page), 0);
   }
-  alloc_internal::g_seeded_bugs = {};
+  g_seeded_bugs = {};
 #else
   // Natively: a test calls this while no CPU runs; pages still referenced by
   // live elements stay until those are freed.
@@ -228,32 +135,48 @@ const MachineStateReset kReset(&reset_stream_pages);
 
 }  // namespace
 
-bpf_stream_elem* bpf_stream_page_elem_alloc(int len) {
-  if (len < 0 || len > BPF_STREAM_ELEM_MAX_LEN) return nullptr;
-  unsigned long flags;
-  if (!bpf_stream_page_local_lock(&flags)) return nullptr;  // NMI re-entry
-  bpf_stream_elem* elem = bpf_stream_page_reserve_elem(len);
-  bpf_stream_page_local_unlock(&flags);
-  return elem;
+#if KMODEL_IS_SIM
+void debug_elem_reserved(const bpf_stream_page* page) {
+  debug_check_live(page, "reserve");
+  ++page_registry()[page];
 }
 
-void bpf_stream_page_elem_free(bpf_stream_elem* elem) {
-  bpf_stream_page* page = bpf_stream_page_from_elem(elem);
-  debug_elem_freed(page);
-  bpf_stream_page_put(page);
+void debug_elem_freed(const bpf_stream_page* page) {
+  debug_check_live(page, "bpf_stream_free_elem");
+  --page_registry()[page];
 }
+#endif
+
+// The current page is missing or too full: replace it. Lock held, irqs off.
+__attribute__((noinline)) bpf_stream_page* bpf_stream_page_reserve_slow(int len) {
+  bpf_stream_page* page = bpf_stream_page_replace();
+  if (page == nullptr) return nullptr;
+  // A fresh page has room for any len <= BPF_STREAM_ELEM_MAX_LEN.
+  WARN_ON_ONCE(bpf_stream_page_check_room(page, len) != len);
+  return page;
+}
+
+__attribute__((noinline)) void bpf_stream_page_free(bpf_stream_page* stream_page) {
+  if (stream_page == nullptr) return;
+  debug_page_free(stream_page);
+  stat_add(kPagesLive, -1);
+  free_pages_nolock(virt_to_page(stream_page), 0);
+}
+
+}  // namespace alloc_internal
 
 bpf_stream_page* bpf_stream_page_current(int cpu) {
-  return plain_read(*per_cpu_ptr(&stream_pcpu_page, cpu));
+  return plain_read(*per_cpu_ptr(&alloc_internal::stream_pcpu_page, cpu));
 }
 
 void bpf_stream_page_drain_cpu(int cpu) {
+  using namespace alloc_internal;
   Atomic<bpf_stream_page*>* slot = per_cpu_ptr(&stream_pcpu_page, cpu);
   bpf_stream_page* page = plain_read(*slot);
   if (page == nullptr) return;
   plain_write(*slot, nullptr);
   debug_check_live(page, "drain");
-  if (!SEEDED_BUG(no_cpu_page_ref)) bpf_stream_page_put(page);
+  if (!seeded_bug_no_cpu_page_ref()) bpf_stream_page_put(page);
 }
 
 KMODEL_NAMESPACE_END

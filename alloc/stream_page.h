@@ -51,11 +51,16 @@
 #define KMODEL_ALLOC_STREAM_PAGE_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "alloc/refcount.h"
-#include "alloc/stream_elem.h"
+#include "alloc/stream_elem_layout.h"
 #include "model/atomic.h"
+#include "model/bug.h"
+#include "model/cpu.h"
+#include "model/local_lock.h"
 #include "model/page_alloc.h"
+#include "model/percpu.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -77,14 +82,23 @@ inline constexpr int bpf_stream_page_elem_size(int len) {
   return (BPF_STREAM_ELEM_HDR + len + 7) & ~7;
 }
 
+// The fast paths (here and in stream_elem.h) are always inlined: the compiler
+// would otherwise keep them out of line for the size of their cold WARN
+// reports, and on this machine a call (with its register saves) costs about
+// as much as all the fast path's own work.
+#define BPF_STREAM_ALLOC_INLINE inline __attribute__((always_inline))
+
 // The 6.18 bpf_stream_elem_alloc()/bpf_stream_free_elem() (the contract of
 // alloc/stream_elem.h, page allocator only; no accounting of elements).
-bpf_stream_elem* bpf_stream_page_elem_alloc(int len);
-void bpf_stream_page_elem_free(bpf_stream_elem* elem);
+// Their fast paths are inline, below.
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_elem_alloc(int len);
+BPF_STREAM_ALLOC_INLINE void bpf_stream_page_elem_free(bpf_stream_elem* elem);
 
-// PAGE_ALIGN_DOWN of the element's address.
+// PAGE_ALIGN_DOWN of the element's address (the kernel's
+// bpf_stream_page_from_elem): a stream page is one page, page-aligned.
 inline bpf_stream_page* bpf_stream_page_from_elem(const bpf_stream_elem* elem) {
-  return static_cast<bpf_stream_page*>(page_address(virt_to_page(elem)));
+  const auto addr = reinterpret_cast<std::uintptr_t>(elem);
+  return reinterpret_cast<bpf_stream_page*>(addr & ~(std::uintptr_t{PAGE_SIZE} - 1));
 }
 
 // Tests: `cpu`'s current page (nullptr if none). Racy unless `cpu` is idle.
@@ -94,6 +108,133 @@ bpf_stream_page* bpf_stream_page_current(int cpu);
 // forgets it (the page is freed now if no element is in it, else when its
 // last element is freed). Only while no allocation runs on `cpu`.
 void bpf_stream_page_drain_cpu(int cpu);
+
+// ============================================================================
+// Implementation. The fast path (the current page has room; a put that is not
+// the last) is inline here; everything else (replacing the page, freeing it,
+// the simulator's checks) is out of line in stream_page.cc. Both builds
+// compile this same code: natively the hooks below are empty and the seeded
+// bugs the constant false; in the simulator every Atomic access is still a
+// scheduling point, in the same order as the kernel's code.
+// ============================================================================
+
+namespace alloc_internal {
+
+// kernel/bpf/stream.c's static DEFINE_PER_CPU variables.
+extern PerCpu<local_trylock_t> stream_local_lock;
+extern PerCpu<Atomic<bpf_stream_page*>> stream_pcpu_page;
+
+// Slow path: installs a fresh current page (bpf_stream_page_replace) that
+// has room for `len`; nullptr when the page source fails. Lock held.
+bpf_stream_page* bpf_stream_page_reserve_slow(int len);
+// The last reference is gone: give the page back.
+void bpf_stream_page_free(bpf_stream_page* stream_page);
+
+#if KMODEL_IS_SIM
+// The seeded-bug knobs (internal/seeded_bugs.h, private to scenarios and
+// tests) and the page registry's checks, out of line in stream_page.cc.
+bool seeded_bug_no_trylock();
+bool seeded_bug_skip_elem_page_ref();
+bool seeded_bug_no_cpu_page_ref();
+void debug_elem_reserved(const bpf_stream_page* page);
+void debug_elem_freed(const bpf_stream_page* page);
+#else
+constexpr bool seeded_bug_no_trylock() { return false; }
+constexpr bool seeded_bug_skip_elem_page_ref() { return false; }
+constexpr bool seeded_bug_no_cpu_page_ref() { return false; }
+inline void debug_elem_reserved(const bpf_stream_page*) {}
+inline void debug_elem_freed(const bpf_stream_page*) {}
+#endif
+
+// ---- The kernel's functions (fast path) -------------------------------------
+
+BPF_STREAM_ALLOC_INLINE bool bpf_stream_page_local_lock(unsigned long* flags) {
+  if (seeded_bug_no_trylock()) {
+    local_irq_save(*flags);
+    return true;
+  }
+  return local_trylock_irqsave(&stream_local_lock, *flags);
+}
+
+BPF_STREAM_ALLOC_INLINE void bpf_stream_page_local_unlock(unsigned long* flags) {
+  if (seeded_bug_no_trylock()) {
+    local_irq_restore(*flags);
+    return;
+  }
+  local_unlock_irqrestore(&stream_local_lock, *flags);
+}
+
+BPF_STREAM_ALLOC_INLINE void bpf_stream_page_get(bpf_stream_page* stream_page) {
+  // Seeded bug no_cpu_page_ref counts elements only, on a bare atomic (so
+  // taking the first reference from 0 does not WARN).
+  if (seeded_bug_no_cpu_page_ref()) {
+    atomic_inc(&stream_page->ref.refs);
+    return;
+  }
+  refcount_inc(&stream_page->ref);
+}
+
+BPF_STREAM_ALLOC_INLINE void bpf_stream_page_put(bpf_stream_page* stream_page) {
+  if (__builtin_expect(refcount_dec_and_test(&stream_page->ref), 0))
+    bpf_stream_page_free(stream_page);
+}
+
+// How many of the `len` payload bytes fit after an element header: the
+// kernel's check, kept exactly (it is what lets len == 0 overrun, see the
+// top of this file).
+BPF_STREAM_ALLOC_INLINE int bpf_stream_page_check_room(bpf_stream_page* stream_page, int len) {
+  const int min = BPF_STREAM_ELEM_HDR;
+  const int consumed = static_cast<int>(READ_ONCE(stream_page->consumed));
+  int rem = BPF_STREAM_PAGE_SZ - consumed - min;
+  if (rem < 0) rem = 0;
+  WARN_ON_ONCE(rem % 8 != 0);
+  if (rem < 8) rem = 0;  // leave room of at least 8 bytes
+  return len < rem ? len : rem;
+}
+
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_page* stream_page,
+                                                                  int len) {
+  const u32 consumed = READ_ONCE(stream_page->consumed);
+  const u32 size = static_cast<u32>(bpf_stream_page_elem_size(len));
+  // Model-only guard: the element must lie inside the page (kernel bug for
+  // len == 0; and the NMI re-entry a missing trylock allows).
+  WARN_ON_ONCE(consumed + size > static_cast<u32>(BPF_STREAM_PAGE_SZ));
+  WRITE_ONCE(stream_page->consumed, consumed + size);
+  return reinterpret_cast<bpf_stream_elem*>(&stream_page->buf[consumed]);
+}
+
+// Lock held, irqs off. Fast path: the current page has room.
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem(int len) {
+  bpf_stream_page* page = READ_ONCE(*this_cpu_ptr(&stream_pcpu_page));
+  if (__builtin_expect(page == nullptr || bpf_stream_page_check_room(page, len) != len, 0)) {
+    page = bpf_stream_page_reserve_slow(len);
+    if (page == nullptr) return nullptr;
+  }
+  debug_elem_reserved(page);
+  if (!seeded_bug_skip_elem_page_ref()) bpf_stream_page_get(page);
+  bpf_stream_elem* elem = bpf_stream_page_push_elem(page, len);
+  bpf_stream_elem_init(elem, len);
+  return elem;
+}
+
+}  // namespace alloc_internal
+
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_elem_alloc(int len) {
+  using namespace alloc_internal;
+  if (len < 0 || len > BPF_STREAM_ELEM_MAX_LEN) return nullptr;
+  unsigned long flags;
+  if (!bpf_stream_page_local_lock(&flags)) return nullptr;  // NMI re-entry
+  bpf_stream_elem* elem = bpf_stream_page_reserve_elem(len);
+  bpf_stream_page_local_unlock(&flags);
+  return elem;
+}
+
+BPF_STREAM_ALLOC_INLINE void bpf_stream_page_elem_free(bpf_stream_elem* elem) {
+  using namespace alloc_internal;
+  bpf_stream_page* page = bpf_stream_page_from_elem(elem);
+  debug_elem_freed(page);
+  bpf_stream_page_put(page);
+}
 
 KMODEL_NAMESPACE_END
 
