@@ -1,0 +1,388 @@
+// stream/bprintf.cc: bpf_bprintf_prepare / bpf_bprintf_cleanup, the per-CPU
+// buffers they borrow, and bpf_stream_vprintk's formatting front half.
+// Mirrors kernel/bpf/helpers.c and kernel/bpf/stream.c (Linux 6.18; profile
+// differences in bprintf.h).
+#include "stream/bprintf.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "model/atomic.h"
+#include "model/bug.h"
+#include "model/cpu.h"
+#include "model/machine_state.h"
+#include "model/percpu.h"
+#include "model/profile.h"
+#include "stream/internal/ctype.h"
+#include "stream/internal/vsprintf.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+namespace {
+using namespace bprintf_internal;
+
+// DEFINE_PER_CPU(struct bpf_bprintf_buffers[MAX_BPRINTF_NEST_LEVEL], ...).
+struct bpf_bprintf_cpu_bufs {
+  bpf_bprintf_buffers level[MAX_BPRINTF_NEST_LEVEL];
+};
+PerCpu<bpf_bprintf_cpu_bufs> bpf_bprintf_bufs;
+PerCpu<Atomic<int>> bpf_bprintf_nest_level;
+
+// A simulated run that failed half-way may leave levels held.
+void reset_bprintf_nest_levels() {
+  for (int cpu = 0; cpu < NR_CPUS; ++cpu) plain_write(*per_cpu_ptr(&bpf_bprintf_nest_level, cpu), 0);
+}
+const MachineStateReset kReset(&reset_bprintf_nest_levels);
+
+bool allows_high_bytes() { return current_profile() == Profile::kMainline; }
+bool skips_char_after_p() { return current_profile() == Profile::kSeed; }
+
+// One pass over a format, as bpf_bprintf_prepare's loop: i_ is left on the
+// last character each conversion consumed.
+class Preparer {
+ public:
+  Preparer(const char* fmt, u32 size, const u64* raw_args, u32 num_args, bpf_bprintf_data* data)
+      : fmt_(fmt), size_(size), raw_(raw_args), num_args_(num_args), data_(data) {}
+
+  // Packs into bin_args (nullptr: validate only).
+  void set_bin_args(char* bin_args) {
+    tmp_ = bin_args;
+    tmp_end_ = bin_args ? bin_args + MAX_BPRINTF_BIN_ARGS : nullptr;
+  }
+
+  int scan() {
+    for (i_ = 0; i_ < size_; ++i_) {
+      if (int err = check_text()) return err;
+      if (fmt_[i_] != '%') continue;
+      if (fmt_[i_ + 1] == '%') {
+        ++i_;
+        continue;
+      }
+      if (num_spec_ >= num_args_)
+        return fail(-EINVAL, "more conversion specifiers than arguments", i_);
+      if (int err = conversion()) return err;
+    }
+    return 0;
+  }
+
+ private:
+  int fail(int err, const char* why, u32 at) {
+    data_->diag = {why, static_cast<int>(at)};
+    return err;
+  }
+  unsigned char at(u32 i) const { return static_cast<unsigned char>(fmt_[i]); }
+  u64 arg() const { return raw_[num_spec_]; }
+  long room() const { return tmp_end_ - tmp_; }
+
+  int check_text() {
+    const unsigned char c = at(i_);
+    if (!k_isascii(c) && !allows_high_bytes())
+      return fail(-EINVAL, "byte >= 0x80 in the format (allowed in plain text from mainline on)", i_);
+    if (k_isascii(c) && !k_isprint(c) && !k_isspace(c))
+      return fail(-EINVAL, "control character in the format", i_);
+    return 0;
+  }
+
+  // At a '%' that starts a conversion.
+  int conversion() {
+    ++i_;
+    if (allows_high_bytes() && !k_isascii(at(i_)))
+      return fail(-EINVAL, "byte >= 0x80 right after '%'", i_);
+    while (at(i_) == '0' || at(i_) == '+' || at(i_) == '-' || at(i_) == ' ') ++i_;
+    if (at(i_) >= '1' && at(i_) <= '9')
+      while (k_isdigit(at(i_))) ++i_;
+    switch (at(i_)) {
+      case 'p': return pointer_conv();
+      case 's': return string_conv('s');
+      case 'c': return char_conv();
+      default: return int_conv();
+    }
+  }
+
+  int pointer_conv() {
+    const unsigned char c1 = at(i_ + 1);
+    if ((c1 == 'k' || c1 == 'u') && at(i_ + 2) == 's') {
+      i_ += 2;
+      return string_conv(static_cast<char>(c1));
+    }
+    if (c1 == 'K' || c1 == 'x' || c1 == 's' || c1 == 'S') {
+      ++i_;
+      return pack_value(sizeof(long));
+    }
+    if (c1 == 0 || k_isspace(c1) || k_ispunct(c1)) {
+      if (skips_char_after_p()) ++i_;
+      return pack_value(sizeof(long));
+    }
+    if (c1 == 'B') return backtrace_conv();
+    if ((c1 != 'i' && c1 != 'I') || (at(i_ + 2) != '4' && at(i_ + 2) != '6'))
+      return fail(-EINVAL,
+                  "unsupported %p extension (allowed: %p %pK %px %ps %pS %pB %pks %pus "
+                  "%pi4 %pI4 %pi6 %pI6)",
+                  i_ + 1);
+    i_ += 2;
+    return ip_conv();
+  }
+
+  // %pB is pre-formatted (no room check, byte-packed), like the kernel.
+  int backtrace_conv() {
+    if (tmp_) advance(format_backtrace(tmp_, static_cast<std::size_t>(room()), arg()) + 1);
+    ++i_;
+    ++num_spec_;
+    return 0;
+  }
+
+  int ip_conv() {
+    if (!tmp_) return done();
+    const std::size_t len = at(i_) == '4' ? 4 : 16;
+    if (room() < static_cast<long>(len))
+      return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
+    u8 ip[16];
+    if (!copy_nofault(ip, arg(), len)) std::memset(ip, 0, len);
+    advance(format_ip(tmp_, static_cast<std::size_t>(room()), static_cast<char>(at(i_ - 1)),
+                      static_cast<char>(at(i_)), ip) + 1);
+    return done();
+  }
+
+  // %s, %pks, %pus (i_ on the 's').
+  int string_conv(char type) {
+    const unsigned char next = at(i_ + 1);
+    if (next != 0 && !k_isspace(next) && !k_ispunct(next))
+      return fail(-EINVAL,
+                  type == 's' ? "%s must be followed by the end, whitespace or punctuation"
+                              : "%pks/%pus must be followed by the end, whitespace or punctuation",
+                  i_ + 1);
+    if (!tmp_) return done();
+    if (room() == 0)
+      return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
+    long n = strncpy_nofault(tmp_, arg(), room());
+    if (n < 0) {  // unreadable: an empty string, as the kernel stores
+      tmp_[0] = '\0';
+      n = 1;
+    }
+    tmp_ += n;
+    return done();
+  }
+
+  int char_conv() {
+    if (!tmp_) return done();
+    if (room() == 0)
+      return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
+    *tmp_++ = static_cast<char>(arg());
+    return done();
+  }
+
+  int int_conv() {
+    std::size_t size = sizeof(int);
+    if (at(i_) == 'l') {
+      size = sizeof(long);
+      ++i_;
+    }
+    if (at(i_) == 'l') {
+      size = sizeof(long long);
+      ++i_;
+    }
+    const unsigned char c = at(i_);
+    if (c != 'i' && c != 'd' && c != 'u' && c != 'x' && c != 'X') return fail(-EINVAL, why_bad(c), i_);
+    return pack_value(size);
+  }
+
+  static const char* why_bad(unsigned char c) {
+    switch (c) {
+      case '\0': return "the format ends inside a conversion specifier";
+      case '.': return "precision is not supported";
+      case '*': return "'*' width is not supported";
+      case 'h': case 'z': case 'j': case 't': case 'L': case 'q':
+        return "length modifier not supported (only l and ll)";
+      case 'c': return "%lc / %llc are not supported";
+      case 's': return "%ls / %lls are not supported";
+      case 'p': return "%lp / %llp are not supported";
+      default: return "unsupported conversion (allowed: d i u x X [l|ll], c, s, p...)";
+    }
+  }
+
+  // nocopy_fmt: a value, 4-byte aligned, 4 or 8 bytes.
+  int pack_value(std::size_t size) {
+    if (tmp_) {
+      const long misalign = (tmp_ - tmp_end_ + MAX_BPRINTF_BIN_ARGS) & 3;
+      if (misalign) tmp_ += std::min(4 - misalign, room());
+      if (room() < static_cast<long>(size))
+        return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
+      const u64 v = arg();
+      std::memcpy(tmp_, &v, size);  // little-endian: the low half first
+      tmp_ += size;
+    }
+    return done();
+  }
+
+  int done() {
+    ++num_spec_;
+    return 0;
+  }
+
+  // A pre-formatted argument that did not fit whole: the kernel's cursor
+  // runs past bin_args; the model stops it at the end (docs/bprintf.md).
+  void advance(int n) { tmp_ += std::min<long>(n, room()); }
+
+  const char* fmt_;
+  u32 size_;
+  const u64* raw_;
+  u32 num_args_;
+  bpf_bprintf_data* data_;
+  char* tmp_ = nullptr;
+  char* tmp_end_ = nullptr;
+  u32 i_ = 0;
+  u32 num_spec_ = 0;
+};
+
+}  // namespace
+
+// ---- the per-CPU buffers ---------------------------------------------------------
+
+int bpf_try_get_buffers(bpf_bprintf_buffers** bufs) {
+  preempt_disable();
+  Atomic<int>* nest = this_cpu_ptr(&bpf_bprintf_nest_level);
+  // this_cpu_inc_return: one instruction, so an interrupt lands before or
+  // after it, never inside.
+  const int level = atomic_inc_return_relaxed(nest);
+  if (level > MAX_BPRINTF_NEST_LEVEL) {
+    // The kernel also WARN_ON_ONCE()s here; in the model a fourth nested
+    // user is an expected outcome, not a failed run.
+    atomic_dec(nest);
+    preempt_enable();
+    return -EBUSY;
+  }
+  *bufs = &this_cpu_ptr(&bpf_bprintf_bufs)->level[level - 1];
+  return 0;
+}
+
+void bpf_put_buffers() {
+  Atomic<int>* nest = this_cpu_ptr(&bpf_bprintf_nest_level);
+  if (WARN_ON_ONCE(atomic_read(nest) == 0)) {
+    preempt_enable();
+    return;
+  }
+  atomic_dec(nest);
+  preempt_enable();
+}
+
+int bpf_bprintf_nest_level_read(int cpu) {
+  return plain_read(*per_cpu_ptr(&bpf_bprintf_nest_level, cpu));
+}
+
+// ---- prepare / cleanup -------------------------------------------------------------
+
+void bpf_bprintf_cleanup(bpf_bprintf_data* data) {
+  if (!data->bin_args && !data->buf) return;
+  bpf_put_buffers();
+}
+
+int bpf_bprintf_prepare(const char* fmt, u32 fmt_size, const u64* raw_args, u32 num_args,
+                        bpf_bprintf_data* data) {
+  data->diag = {};
+  if (std::memchr(fmt, '\0', fmt_size) == nullptr) {
+    data->diag = {"format is not NUL-terminated within fmt_size", -1};
+    return -EINVAL;
+  }
+  const u32 size = static_cast<u32>(std::strlen(fmt));
+  bpf_bprintf_buffers* buffers = nullptr;
+  const bool get_buffers = (data->get_bin_args && num_args) || data->get_buf;
+  if (get_buffers && bpf_try_get_buffers(&buffers)) {
+    data->diag = {"all MAX_BPRINTF_NEST_LEVEL (3) bprintf buffers of this CPU are in use", -1};
+    return -EBUSY;
+  }
+  Preparer prep(fmt, size, raw_args, num_args, data);
+  if (data->get_bin_args) {
+    char* bin_args = num_args ? buffers->bin_args : nullptr;
+    // Model: start clean, so quirk paths that read past the packed
+    // arguments see zeros rather than a previous user's bytes.
+    if (bin_args) std::memset(bin_args, 0, MAX_BPRINTF_BIN_ARGS);
+    prep.set_bin_args(bin_args);
+    data->bin_args = reinterpret_cast<u32*>(bin_args);
+  }
+  if (data->get_buf) data->buf = buffers->buf;
+  const int err = prep.scan();
+  if (err) {
+    bpf_bprintf_cleanup(data);
+    data->bin_args = nullptr;  // nothing is held: a stray cleanup is a no-op
+    data->buf = nullptr;
+  }
+  return err;
+}
+
+// ---- bpf_stream_vprintk up to the push ------------------------------------------
+
+int bpf_stream_format(const char* fmt, const u64* args, u32 data_len, bpf_bprintf_data* data) {
+  data->get_bin_args = true;
+  data->get_buf = true;
+  data->diag = {};
+  if (data_len & 7) {
+    data->diag = {"args length is not a multiple of 8", -1};
+    return -EINVAL;
+  }
+  if (data_len > MAX_BPRINTF_VARARGS * 8) {
+    data->diag = {"args length exceeds MAX_BPRINTF_VARARGS (12) * 8 bytes", -1};
+    return -EINVAL;
+  }
+  if (data_len && !args) {
+    data->diag = {"args is NULL but args length is not zero", -1};
+    return -EINVAL;
+  }
+  const u32 fmt_size = static_cast<u32>(std::strlen(fmt)) + 1;
+  const int ret = bpf_bprintf_prepare(fmt, fmt_size, args, data_len / 8, data);
+  if (ret < 0) return ret;
+  return bstr_printf(data->buf, MAX_BPRINTF_BUF, fmt, data->bin_args);
+}
+
+// ---- diagnostics -----------------------------------------------------------------
+
+namespace {
+const char* errno_name(int err) {
+  switch (-err) {
+    case EINVAL: return "-EINVAL";
+    case EBUSY: return "-EBUSY";
+    case ENOSPC: return "-ENOSPC";
+    case ENOMEM: return "-ENOMEM";
+    case E2BIG: return "-E2BIG";
+    case ENOENT: return "-ENOENT";
+    default: return nullptr;
+  }
+}
+
+void append_escaped(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (c == '"' || c == '\\') {
+    out += '\\';
+    out += static_cast<char>(c);
+  } else if (c >= 0x20 && c < 0x7f) {
+    out += static_cast<char>(c);
+  } else {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+}
+}  // namespace
+
+std::string bpf_bprintf_explain(const char* call, const char* fmt, int err,
+                                const bpf_bprintf_data& data) {
+  std::string out = std::string(call) + "(\"";
+  const std::size_t len = std::strlen(fmt);
+  for (std::size_t i = 0; i < len && i < 200; ++i) append_escaped(out, static_cast<unsigned char>(fmt[i]));
+  out += len > 200 ? "\"...): " : "\"): ";
+  if (err >= 0) return out + "ok";
+  const char* name = errno_name(err);
+  out += name ? name : std::to_string(err);
+  if (data.diag.offset >= 0 && static_cast<std::size_t>(data.diag.offset) <= len) {
+    out += " at offset " + std::to_string(data.diag.offset) + " ('";
+    const unsigned char c = static_cast<unsigned char>(fmt[data.diag.offset]);
+    if (c == 0) out += "end of format";
+    else append_escaped(out, c);
+    out += "')";
+  }
+  out += ": ";
+  out += data.diag.reason ? data.diag.reason : "(no reason recorded)";
+  return out;
+}
+
+KMODEL_NAMESPACE_END
