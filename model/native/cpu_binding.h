@@ -75,7 +75,8 @@ unsigned long interrupts_handled(int cpu, IrqKind kind);
 // coalesced by a sanitizer that defers signals). Returns 0, the send's
 // error, or -ESRCH if the target unbound before handling it. The caller must
 // not be CPU `cpu` itself, and a hardirq is only handled once that CPU
-// enables irqs.
+// enables irqs. Under ThreadSanitizer, which rarely drops a signal it has
+// deferred, an interrupt still unhandled after 500 ms is sent again.
 int send_interrupt_and_wait(int cpu, IrqKind kind);
 
 }  // namespace kmodel::native

@@ -52,8 +52,7 @@ TEST_CASE("an NMI runs on the target CPU's thread in NMI context, irqs off or no
     while (!done.load()) cpu_relax();
   });
   while (!go.load()) cpu_relax();
-  REQUIRE(native::send_nmi(1) == 0);
-  while (native::interrupts_handled(1, IrqKind::kNmi) == 0) cpu_relax();
+  REQUIRE(native::send_interrupt_and_wait(1, IrqKind::kNmi) == 0);
   done.store(true);
   t.join();
   CHECK(probe.level.load() == 3);
@@ -79,7 +78,7 @@ TEST_CASE("a hardirq waits while irqs are disabled and runs when they are enable
     phase.store(2);
   });
   while (phase.load() != 1) cpu_relax();
-  REQUIRE(native::send_hardirq(2) == 0);
+  REQUIRE(native::send_interrupt_and_wait(2, IrqKind::kHardirq) == 0);
   t.join();
   CHECK(handled_while_off.load() == 0);
   CHECK(native::interrupts_handled(2, IrqKind::kHardirq) == 1);
