@@ -1,0 +1,127 @@
+// stream/bpf_stream.h: struct bpf_stream and its core operations: the
+// capacity charge, the lock-free writer path, the kfunc bpf_stream_vprintk()
+// and the byte-granular reader over the backlog.
+//
+// Mirrors: kernel/bpf/stream.c (Linux 6.17/6.18: struct bpf_stream,
+// bpf_stream_consume_capacity, bpf_stream_release_capacity,
+// bpf_stream_push_str, bpf_stream_get, bpf_stream_backlog_*,
+// bpf_stream_read, bpf_stream_vprintk, bpf_prog_stream_init,
+// bpf_prog_stream_free), with the profile differences below. docs/stream.md
+// has the story, the profile table and what is not built yet.
+//
+// Contract
+//   Writers (bpf_stream_push_str, bpf_stream_vprintk) run in any context,
+//   NMI included, on a CPU; they never lock and never wait. They return 0 or
+//     -ENOENT  bad stream id (vprintk only; BPF_STDOUT = 1, BPF_STDERR = 2);
+//     -ENOSPC  the capacity charge was refused (nothing queued);
+//     -ENOMEM  element allocation failed (alloc/stream_elem.h);
+//     -E2BIG   mainline: formatted output longer than MAX_BPRINTF_BUF;
+//     any error of bpf_stream_format (stream/bprintf.h).
+//   Capacity: bpf_stream_consume_capacity(stream, len) refuses (-ENOSPC) when
+//   the charge already is >= BPF_STREAM_MAX_CAPACITY, or when charge + len
+//   would reach it (>=); both comparisons as the kernel makes them. Only
+//   payload bytes count. A reader gives an element's total_len back when it
+//   has consumed the element completely.
+//
+//   bpf_stream_read(stream, buf, len) runs in task context only (the kernel
+//   takes a mutex). It copies up to len bytes, across element boundaries,
+//   oldest first; a partly read element keeps its rest for the next read. It
+//   returns the number of bytes copied (0 for an empty stream). Readers are
+//   serialized by the stream's reader lock; writers are never blocked by it.
+//
+// Order: per writer FIFO (a writer's elements arrive in the order it pushed
+// them); writers on different CPUs interleave arbitrarily.
+//
+// Profiles (model/profile.h)
+//                      seed              linux-6.18           mainline
+//   capacity           4 MiB             100000               100000
+//   bytes per message  min(len+1, 1024)  len                  len
+//   output > 1024      truncated         -ENOMEM, capacity    -E2BIG before
+//                                        leaked (kernel bug)  the charge
+//   alloc failure      capacity leaked   capacity leaked      capacity given
+//   after the charge                     (kernel bug)         back
+//   The reader is the 6.18 syscall reader under every profile (the seed's
+//   BPF-side reader is not modelled).
+//
+// The reader lock: the kernel's 6.18 reader takes a mutex. A std::mutex would
+// be invisible to the simulator, so the model uses bpf_stream_reader_lock, a
+// test-and-set lock on the platform's atomics (cmpxchg_acquire, spinning
+// with atomic_cond_read_relaxed, released with smp_store_release): every step
+// is a scheduling point in the simulator. It is only ever taken by readers in
+// task context, so, like the mutex, it never meets an interrupt that wants it.
+#ifndef KMODEL_STREAM_BPF_STREAM_H_
+#define KMODEL_STREAM_BPF_STREAM_H_
+
+#include "alloc/stream_elem.h"
+#include "model/atomic.h"
+#include "model/types.h"
+#include "sync/llist.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+enum bpf_stream_id {
+  BPF_STDOUT = 1,
+  BPF_STDERR = 2,
+};
+
+// The kernel's BPF_STREAM_MAX_CAPACITY (6.17/6.18 and mainline), the seed
+// series' 4 MiB, and the one the current profile uses.
+inline constexpr int BPF_STREAM_MAX_CAPACITY_SEED = 4 * 1024 * 1024;
+inline constexpr int BPF_STREAM_MAX_CAPACITY = 100000;
+int bpf_stream_max_capacity();
+
+// The model's stand-in for the reader's mutex (see the header comment).
+struct bpf_stream_reader_lock {
+  Atomic<int> locked;  // 0 free, 1 held
+};
+void bpf_stream_reader_lock_acquire(bpf_stream_reader_lock* lock);
+void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock);
+
+struct bpf_stream {
+  atomic_t capacity;  // payload bytes charged and not yet given back
+  llist_head log;     // writers push here, newest first
+  // The backlog: a FIFO of elements the reader detached from the log, oldest
+  // first. Reader-owned, under `lock`.
+  llist_node* backlog_head = nullptr;
+  llist_node* backlog_tail = nullptr;
+  bpf_stream_reader_lock lock;
+};
+
+// The part of struct bpf_prog_aux the streams use.
+struct bpf_prog_streams {
+  bpf_stream stream[2];
+};
+
+void bpf_prog_stream_init(bpf_prog_streams* prog);
+// Frees every element still queued (log and backlog). Call when no CPU writes
+// or reads the program's streams. The charge is not given back (the streams
+// die with the program), as in the kernel.
+void bpf_prog_stream_free(bpf_prog_streams* prog);
+
+// nullptr for any id but BPF_STDOUT / BPF_STDERR.
+bpf_stream* bpf_stream_get(int stream_id, bpf_prog_streams* prog);
+
+int bpf_stream_consume_capacity(bpf_stream* stream, int len);
+void bpf_stream_release_capacity(bpf_stream* stream, bpf_stream_elem* elem);
+
+// Charge len, allocate an element, copy len bytes of str, llist_add it.
+int bpf_stream_push_str(bpf_stream* stream, const char* str, int len);
+
+// The kfunc: format (bprintf rules), then push per the profile. args holds
+// len / 8 u64 arguments.
+int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len,
+                       bpf_prog_streams* prog);
+
+int bpf_stream_read(bpf_stream* stream, char* buf, int len);
+
+// BPF_PROG_STREAM_READ_BY_FD without the fd: -ENOENT for a bad id.
+int bpf_prog_stream_read(bpf_prog_streams* prog, int stream_id, char* buf, int len);
+
+// The current charge (a snapshot).
+inline int bpf_stream_capacity_read(const bpf_stream* stream) {
+  return atomic_read(&stream->capacity);
+}
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_STREAM_BPF_STREAM_H_
