@@ -161,6 +161,12 @@ void set_interrupt_handler(int cpu, IrqKind kind, InterruptHandler handler) {
 int send_nmi(int cpu) { return send(cpu, nmi_signal()); }
 int send_hardirq(int cpu) { return send(cpu, hardirq_signal()); }
 
+namespace {
+int send_interrupt(int cpu, IrqKind kind) {
+  return kind == IrqKind::kNmi ? send_nmi(cpu) : send_hardirq(cpu);
+}
+}  // namespace
+
 unsigned long interrupts_handled(int cpu, IrqKind kind) {
   if (!valid_cpu(cpu)) return 0;
   NativeCpu& c = g_cpus[cpu];
@@ -174,7 +180,7 @@ constexpr u64 kTsanResendAfterNs = 500 * NSEC_PER_MSEC;
 
 int send_interrupt_and_wait(int cpu, IrqKind kind) {
   const unsigned long before = interrupts_handled(cpu, kind);
-  const int rc = kind == IrqKind::kNmi ? send_nmi(cpu) : send_hardirq(cpu);
+  const int rc = send_interrupt(cpu, kind);
   if (rc != 0) return rc;
   // The target may unbind before it takes the interrupt (a hardirq still
   // deferred, or a signal arriving after the binding was torn down): the
@@ -189,7 +195,7 @@ int send_interrupt_and_wait(int cpu, IrqKind kind) {
       // ThreadSanitizer queues a signal that lands outside a blocking call
       // and, rarely, never runs it (1 run in 25 of an NMI test on a loaded
       // machine). A signal still pending merges with the new one.
-      (void)(kind == IrqKind::kNmi ? send_nmi(cpu) : send_hardirq(cpu));
+      (void)send_interrupt(cpu, kind);
       resend_at = ktime_get_mono_fast_ns() + kTsanResendAfterNs;
     }
     cpu_relax();
