@@ -404,16 +404,14 @@ int rqspinlock_nodes_in_use(int cpu) {
 std::string rqspinlock_describe(const rqspinlock_t* lock) {
   const u32 val = plain_read(lock->val);
   const u32 tail = val & _Q_TAIL_MASK;
-  char buf[96];
-  if (tail == 0) {
-    std::snprintf(buf, sizeof(buf), "0x%08x (no tail, pending %u, locked %u)", val,
-                  (val & _Q_PENDING_MASK) >> _Q_PENDING_OFFSET, val & _Q_LOCKED_MASK);
-  } else {
-    std::snprintf(buf, sizeof(buf), "0x%08x (tail cpu %d idx %u, pending %u, locked %u)", val,
+  char where[32] = "no tail";
+  if (tail != 0)
+    std::snprintf(where, sizeof(where), "tail cpu %d idx %u",
                   static_cast<int>(tail >> _Q_TAIL_CPU_OFFSET) - 1,
-                  (tail & _Q_TAIL_IDX_MASK) >> _Q_TAIL_IDX_OFFSET,
-                  (val & _Q_PENDING_MASK) >> _Q_PENDING_OFFSET, val & _Q_LOCKED_MASK);
-  }
+                  (tail & _Q_TAIL_IDX_MASK) >> _Q_TAIL_IDX_OFFSET);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "0x%08x (%s, pending %u, locked %u)", val, where,
+                (val & _Q_PENDING_MASK) >> _Q_PENDING_OFFSET, val & _Q_LOCKED_MASK);
   return buf;
 }
 

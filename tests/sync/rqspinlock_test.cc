@@ -305,3 +305,16 @@ TEST_CASE("the check-free baseline qspinlock locks and unlocks without a table")
   queued_spin_unlock(&lock);
   CHECK(plain_read(lock.val) == 0u);
 }
+
+TEST_CASE("the diagnostic descriptions name the word's fields and the CPU's table") {
+  OnCpu0 cpu;
+  rqspinlock_t lock;
+  CHECK(rqspinlock_describe(&lock) == "0x00000000 (no tail, pending 0, locked 0)");
+  REQUIRE(res_spin_lock(&lock) == 0);
+  CHECK(rqspinlock_describe(&lock) == "0x00000001 (no tail, pending 0, locked 1)");
+  CHECK_THAT(rqspinlock_describe_cpu(0), Catch::Contains("nodes in use 0") &&
+                                             Catch::Contains("held cnt 1 ["));
+  res_spin_unlock(&lock);
+  plain_write(lock.val, encode_tail(2, 1) | _Q_PENDING_VAL);
+  CHECK(rqspinlock_describe(&lock) == "0x000d0100 (tail cpu 2 idx 1, pending 1, locked 0)");
+}
