@@ -3,6 +3,8 @@
 // re-entry from an NMI on the same CPU.
 #include "alloc/kmalloc_nolock.h"
 
+#include <cstdint>
+
 #include "model/bug.h"
 #include "model/local_lock.h"
 #include "model/machine_state.h"
@@ -96,6 +98,13 @@ void kfree_nolock(const void* obj) {
   WARN_ON_ONCE(h->magic != kKmallocMagic);
   h->magic = 0;
   free_pages_nolock(virt_to_page(h), h->order);
+}
+
+bool kmalloc_nolock_owns(const void* obj) {
+  const auto addr = reinterpret_cast<std::uintptr_t>(obj) & ~(std::uintptr_t{PAGE_SIZE} - 1);
+  // Relaxed atomic load: on a stream page these bytes are its refcount,
+  // which other CPUs change atomically.
+  return __atomic_load_n(reinterpret_cast<const u32*>(addr), __ATOMIC_RELAXED) == kKmallocMagic;
 }
 
 KMODEL_NAMESPACE_END

@@ -35,6 +35,14 @@ inline constexpr std::size_t KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE;
 void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node);
 void kfree_nolock(const void* obj);
 
+// Whether `obj` (a live object of kmalloc_nolock() or of the stream's page
+// allocator) came from kmalloc_nolock(): the model's folio_test_slab(). It
+// reads the block header at the start of the page obj lies in (a
+// kmalloc_nolock() object always sits 16 bytes into its block's first page;
+// a stream page starts with its refcount, which never holds the magic).
+// Any context; obj must be live.
+bool kmalloc_nolock_owns(const void* obj);
+
 // The kmalloc size class of `size` (8, 16, 32, 64, 96, 128, 192, 256, 512,
 // 1024, 2048, 4096, 8192), or 0 above KMALLOC_MAX_CACHE_SIZE.
 std::size_t kmalloc_size_roundup(std::size_t size);
