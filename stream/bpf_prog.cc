@@ -146,9 +146,13 @@ int bpf_prog_load(bpf_fd_table* table, std::shared_ptr<const bpf_object_linfo> o
   return register_prog(table, std::move(funcs));
 }
 
-int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len) {
+int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len, int nr_subprogs) {
+  if (nr_subprogs < 0 || nr_subprogs + 1 > MAX_CALL_FRAMES) return -E2BIG;
   std::vector<std::unique_ptr<bpf_prog>> funcs;
   funcs.push_back(make_func(nullptr, nullptr, name, len, 0));
+  for (int i = 1; i <= nr_subprogs; i++)
+    funcs.push_back(make_func(nullptr, nullptr, name + "_sub" + std::to_string(i), len,
+                              static_cast<u32>(i)));
   return register_prog(table, std::move(funcs));
 }
 

@@ -132,9 +132,11 @@ inline constexpr int BPF_FD_BASE = 3;
 int bpf_prog_load(bpf_fd_table* table, std::shared_ptr<const bpf_object_linfo> obj,
                   const std::string& main_name, const std::vector<std::string>& subprog_names);
 
-// A program without line info (tests of the stream alone): registered, with
-// one fd. Returns the fd.
-int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len);
+// A program without line info (tests and scenarios of the stream alone):
+// registered, with one fd, and `nr_subprogs` subprograms named
+// "<name>_sub<i>" (func[i]), each of `len` instructions. Returns the fd.
+int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len,
+                       int nr_subprogs = 0);
 
 // bpf_prog_get(fd): the program (a new reference), or nullptr for a bad fd
 // (the syscall's -EINVAL). Drop it with bpf_prog_put.
