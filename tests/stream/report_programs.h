@@ -182,18 +182,24 @@ inline std::unique_ptr<Loaded> load(const std::string& main_name,
 
 // ---- The program bodies --------------------------------------------------------------
 
-// deadlock -> take_twice: the second bpf_res_spin_lock of the same lock (AA).
-inline int run_deadlock(const Loaded& l, struct bpf_res_spin_lock* lock) {
+// deadlock -> take_twice: the second bpf_res_spin_lock of the same lock (AA);
+// with irqsave, the _irqsave kfuncs.
+inline int run_deadlock(const Loaded& l, struct bpf_res_spin_lock* lock, bool irqsave = false) {
   const ReportObject& o = report_object();
   bpf_prog* sub = l.func("take_twice");
   return bpf_prog_run(l.main, [&] {
     return bpf_call_subprog(o.mark_insn("deadlock", "deadlock_call"), sub, [&] {
+      unsigned long f1 = 0, f2 = 0;
       bpf_prog_set_insn(o.mark_insn("take_twice", "first_lock"));
-      if (bpf_res_spin_lock(lock)) return 1;
+      if (irqsave ? bpf_res_spin_lock_irqsave(lock, &f1) : bpf_res_spin_lock(lock)) return 1;
       bpf_prog_set_insn(o.mark_insn("take_twice", "second_lock"));
-      const int ret = bpf_res_spin_lock(lock);
-      if (!ret) bpf_res_spin_unlock(lock);
-      bpf_res_spin_unlock(lock);
+      const int ret = irqsave ? bpf_res_spin_lock_irqsave(lock, &f2) : bpf_res_spin_lock(lock);
+      if (!ret) {
+        if (irqsave) bpf_res_spin_unlock_irqrestore(lock, &f2);
+        else bpf_res_spin_unlock(lock);
+      }
+      if (irqsave) bpf_res_spin_unlock_irqrestore(lock, &f1);
+      else bpf_res_spin_unlock(lock);
       return ret;
     });
   });
