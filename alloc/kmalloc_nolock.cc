@@ -3,8 +3,6 @@
 // re-entry from an NMI on the same CPU.
 #include "alloc/kmalloc_nolock.h"
 
-#include <cstdint>
-
 #include "model/bug.h"
 #include "model/local_lock.h"
 #include "model/machine_state.h"
@@ -26,7 +24,7 @@ struct KmallocHeader {
   u64 size;
 };
 static_assert(sizeof(KmallocHeader) == 16, "objects stay 16-byte aligned");
-constexpr u32 kKmallocMagic = 0x6b6d6e6cu;  // "kmnl"
+constexpr u32 kKmallocMagic = KMALLOC_NOLOCK_MAGIC;
 
 PerCpu<local_trylock_t> kmalloc_nolock_lock;
 
@@ -98,13 +96,6 @@ void kfree_nolock(const void* obj) {
   WARN_ON_ONCE(h->magic != kKmallocMagic);
   h->magic = 0;
   free_pages_nolock(virt_to_page(h), h->order);
-}
-
-bool kmalloc_nolock_owns(const void* obj) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(obj) & ~(std::uintptr_t{PAGE_SIZE} - 1);
-  // Relaxed atomic load: on a stream page these bytes are its refcount,
-  // which other CPUs change atomically.
-  return __atomic_load_n(reinterpret_cast<const u32*>(addr), __ATOMIC_RELAXED) == kKmallocMagic;
 }
 
 KMODEL_NAMESPACE_END

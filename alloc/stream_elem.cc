@@ -48,8 +48,6 @@ bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
   return elem;
 }
 
-bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) { return kmalloc_nolock_owns(elem); }
-
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem) {
   const int len = elem->total_len;
   account_elem(stat_slot(), BPF_STREAM_ELEM_HDR + len, len, -1);

@@ -51,6 +51,7 @@
 #include <cstddef>
 
 #include "alloc/internal/stats.h"
+#include "alloc/kmalloc_nolock.h"
 #include "alloc/stream_elem_layout.h"
 #include "alloc/stream_page.h"
 #include "model/profile.h"
@@ -100,7 +101,9 @@ void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 inline bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
 
 // Which allocator `elem` came from (see the contract).
-bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem);
+inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {
+  return kmalloc_nolock_owns(elem);
+}
 
 // In-use accounting of one element: +1 on allocation, -1 on free, in the
 // caller's slot: three single-writer adds (no locked instruction).
