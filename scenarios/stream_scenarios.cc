@@ -377,6 +377,61 @@ void callback_stack_search(Scenario& s) {
   });
 }
 
+void nmi_report_right_program(Scenario& s) {
+  struct NState {
+    bpf_fd_table table;
+    bpf_prog* a = nullptr;
+    bpf_prog* b = nullptr;
+    Atomic<int> pc;
+    bool a_running = false;
+    bool nmi_ran = false;
+    int goal = -1;
+  };
+  auto st = std::make_shared<NState>();
+  set_page_fault_policy(PageFaultPolicy::never());
+  st->a = bpf_prog_get(&st->table, bpf_prog_load_bare(&st->table, "prog_a", 8, 1));
+  st->b = bpf_prog_get(&st->table, bpf_prog_load_bare(&st->table, "prog_b", 8));
+  bpf_prog_put(st->a);
+  bpf_prog_put(st->b);
+  st->goal = s.goal("the NMI's program reported while CPU 0 ran program A's subprogram");
+  s.on_cpu(0, [st] {
+    bpf_prog_run(st->a, [&] {
+      return bpf_call_subprog(1, st->a->aux->func[1], [&] {
+        st->a_running = true;
+        WRITE_ONCE(st->pc, 1);
+        WRITE_ONCE(st->pc, 2);
+        st->a_running = false;
+        return 0;
+      });
+    });
+  });
+  s.nmi(0, [st] {
+    st->nmi_ran = true;
+    if (st->a_running) reached(st->goal);
+    bpf_prog_run(st->b, [] {
+      bpf_prog_report_may_goto_violation();
+      return 0;
+    });
+  });
+  s.at_end([st] {
+    auto drain = [](bpf_prog* p) {
+      std::string t;
+      char buf[512];
+      for (int n; (n = bpf_prog_stream_read(p, BPF_STDERR, buf, sizeof(buf))) > 0;)
+        t.append(buf, static_cast<std::size_t>(n));
+      return t;
+    };
+    const std::string a = drain(st->a);
+    const std::string b = drain(st->b);
+    bpf_fd_table_release(&st->table);
+    bpf_stream_alloc_drain_all();
+    MODEL_ASSERT(a.empty(), "report: the NMI program's report reached the interrupted program");
+    if (st->nmi_ran)
+      MODEL_ASSERT(b.find("ERROR: Timeout detected for may_goto instruction") != std::string::npos,
+                   "report: the NMI program's report was lost");
+  });
+}
+
 namespace {
 
 using P = Profile;
@@ -443,6 +498,15 @@ const ScenarioRegistrar kCallback({
         {P::kSeed, E::kViolation},
         {P::kLinux618, E::kPass},
         {P::kMainline, E::kPass}},
+});
+
+const ScenarioRegistrar kNmiReport({
+    .name = "stream/report_from_nmi",
+    .description = "a program run by an NMI reports while CPU 0 runs another program's "
+                   "subprogram: the NMI's program gets the report",
+    .config = {.cpus = 1, .iterations = 200, .interrupt_probability = 0.3},
+    .scenario = nmi_report_right_program,
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
 });
 
 }  // namespace

@@ -27,6 +27,9 @@ void oversize_line_charge(Scenario& s);
 // A timer callback subprogram of program B, run by a hardirq on CPU 0 while
 // CPU 0 runs program A, reports: the report belongs to B.
 void callback_stack_search(Scenario& s);
+// A program run by an NMI on CPU 0 reports while CPU 0's task runs a
+// subprogram of another program: the report belongs to the NMI's program.
+void nmi_report_right_program(Scenario& s);
 
 }  // namespace stream_scenarios
 KMODEL_NAMESPACE_END
