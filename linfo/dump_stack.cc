@@ -79,15 +79,16 @@ std::string bpf_stream_dump_stack(const dump_stack_task& task,
   return text;
 }
 
+const bpf_linfo_view* bpf_find_from_stack_frame(const bpf_linfo_view* prog, Profile profile) {
+  if (profile == Profile::kSeed) return bpf_is_subprog(prog) ? nullptr : prog;
+  return prog->main_prog != nullptr ? prog->main_prog : prog;
+}
+
 const bpf_linfo_view* bpf_prog_find_from_stack(std::span<const bpf_stack_frame> frames,
                                          Profile profile) {
   for (const bpf_stack_frame& f : frames) {
     if (f.prog == nullptr) continue;
-    if (profile == Profile::kSeed) {
-      if (bpf_is_subprog(f.prog)) continue;
-      return f.prog;
-    }
-    return f.prog->main_prog != nullptr ? f.prog->main_prog : f.prog;
+    if (const bpf_linfo_view* owner = bpf_find_from_stack_frame(f.prog, profile)) return owner;
   }
   return nullptr;
 }

@@ -94,6 +94,11 @@ std::string bpf_stream_dump_stack(const dump_stack_task& task,
 const bpf_linfo_view* bpf_prog_find_from_stack(std::span<const bpf_stack_frame> frames,
                                          Profile profile);
 
+// The rule above for one BPF frame of function `prog`: the program the
+// report goes to, or nullptr to keep walking (seed: a subprogram). The
+// stream's walk over its CPU stacks (stream/bpf_prog.h) applies the same.
+const bpf_linfo_view* bpf_find_from_stack_frame(const bpf_linfo_view* prog, Profile profile);
+
 KMODEL_NAMESPACE_END
 
 #endif  // KMODEL_LINFO_DUMP_STACK_H_

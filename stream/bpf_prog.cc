@@ -10,6 +10,7 @@
 #include "model/cpu.h"
 #include "model/machine_state.h"
 #include "model/percpu.h"
+#include "linfo/dump_stack.h"
 #include "model/profile.h"
 
 KMODEL_NAMESPACE_BEGIN
@@ -310,12 +311,10 @@ bpf_prog* bpf_prog_find_from_stack() {
   int levels[kLevels * MAX_CALL_FRAMES];
   const int n = bpf_walk_stack(frames, levels, kLevels * MAX_CALL_FRAMES);
   for (int i = 0; i < n; i++) {
-    bpf_prog* prog = frames[i].prog;
-    if (current_profile() == Profile::kSeed) {
-      if (bpf_is_subprog(prog)) continue;  // the series: main programs only
-      return prog;
-    }
-    return bpf_main_prog(prog);
+    // The one rule (linfo/dump_stack.h): seed skips subprograms, later
+    // versions map any function to its main program.
+    const bpf_linfo_view* owner = bpf_find_from_stack_frame(&frames[i].prog->linfo, current_profile());
+    if (owner != nullptr) return bpf_prog_from_linfo(owner);
   }
   return nullptr;
 }

@@ -73,3 +73,34 @@ TEST_CASE("native design: deadlock, may_goto timeout and arena fault texts in st
   bpf_stream_alloc_drain_all();
   CHECK(bpf_stream_alloc_stats_read().elems_live == 0);
 }
+
+TEST_CASE("bpf_prog_load: bad names are refused and register nothing") {
+  native::CpuBinding cpu(0);
+  const int before = bpf_prog_registry_count();
+  bpf_fd_table table;
+  const auto& obj = report_object().obj;
+  CHECK(bpf_prog_load(&table, obj, "no_such_prog", {}) == -ENOENT);
+  CHECK(bpf_prog_load(&table, obj, "deadlock", {"no_such_sub"}) == -ENOENT);
+  CHECK(bpf_prog_load(&table, obj, "take_twice", {}) == -EINVAL);  // a .text function as main
+  CHECK(bpf_prog_load(&table, obj, "deadlock", {"cond_break"}) == -EINVAL);  // not in .text
+  CHECK(bpf_prog_load(&table, obj, "deadlock",
+                      {"take_twice", "take_twice", "take_twice", "take_twice", "take_twice",
+                       "take_twice", "take_twice", "take_twice"}) == -E2BIG);
+  CHECK(bpf_prog_registry_count() == before);
+  CHECK(table.fds.empty());
+  // A good load: one id, one fd, main and subprogram laid out in the JIT area.
+  const int fd = bpf_prog_load(&table, obj, "timer_owner", {"timer_cb"});
+  REQUIRE(fd == BPF_FD_BASE);
+  bpf_prog* p = bpf_prog_get(&table, fd);
+  REQUIRE(p != nullptr);
+  CHECK(bpf_prog_by_id(p->aux->id) == p);
+  bpf_prog* sub = p->aux->func[1];
+  CHECK(sub->aux->main_prog_aux == p->aux);
+  CHECK(bpf_is_subprog(sub));
+  CHECK(bpf_prog_ksym_find(sub->bpf_func) == sub);
+  CHECK(bpf_stream_get(BPF_STDERR, sub->aux) == bpf_stream_get(BPF_STDERR, p->aux));
+  CHECK(sub->ksym == "bpf_prog_" + sub->ksym.substr(9, 16) + "_timer_cb");
+  bpf_prog_put(p);
+  bpf_fd_table_release(&table);
+  CHECK(bpf_prog_registry_count() == before);
+}
