@@ -24,7 +24,7 @@ struct KmallocHeader {
   u64 size;
 };
 static_assert(sizeof(KmallocHeader) == 16, "objects stay 16-byte aligned");
-constexpr u32 kKmallocMagic = 0x6b6d6e6cu;  // "kmnl"
+constexpr u32 kKmallocMagic = KMALLOC_NOLOCK_MAGIC;
 
 PerCpu<local_trylock_t> kmalloc_nolock_lock;
 

@@ -35,6 +35,22 @@ inline constexpr std::size_t KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE;
 void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node);
 void kfree_nolock(const void* obj);
 
+// Whether `obj` (a live object of kmalloc_nolock() or of the stream's page
+// allocator) came from kmalloc_nolock(): the model's folio_test_slab(). It
+// reads the block header at the start of the page obj lies in (a
+// kmalloc_nolock() object always sits 16 bytes into its block's first page;
+// a stream page starts with its refcount, which never holds the magic).
+// Any context; obj must be live. Inline: the stream's free path asks it for
+// every element.
+inline constexpr u32 KMALLOC_NOLOCK_MAGIC = 0x6b6d6e6cu;  // "kmnl", the block header's first word
+inline bool kmalloc_nolock_owns(const void* obj) {
+  const auto addr = reinterpret_cast<unsigned long>(obj) & ~(static_cast<unsigned long>(PAGE_SIZE) - 1);
+  // Relaxed atomic load: on a stream page these bytes are its refcount,
+  // which other CPUs change atomically.
+  return __atomic_load_n(reinterpret_cast<const u32*>(addr), __ATOMIC_RELAXED) ==
+         KMALLOC_NOLOCK_MAGIC;
+}
+
 // The kmalloc size class of `size` (8, 16, 32, 64, 96, 128, 192, 256, 512,
 // 1024, 2048, 4096, 8192), or 0 above KMALLOC_MAX_CACHE_SIZE.
 std::size_t kmalloc_size_roundup(std::size_t size);

@@ -29,9 +29,13 @@
 //   exactly once per element, concurrently with allocations and frees on
 //   every CPU.
 //
-//   The profile decides the allocator, and must not change while elements
-//   are live (model/profile.h: set it before CPUs run): an element is freed
-//   by the allocator of the profile current at free time.
+//   The profile current at allocation decides the allocator (page allocator
+//   for seed and linux-6.18, kmalloc_nolock for mainline). The element
+//   remembers it: bpf_stream_free_elem() asks the element's memory which
+//   allocator it came from (kmalloc_nolock_owns(), the model's
+//   folio_test_slab()), never the profile current at free time, so an element
+//   outlives a profile switch (say, a program loaded under one profile and
+//   torn down under another).
 //
 // Accounting (bpf_stream_alloc_stats): exact when no CPU allocates or frees,
 // a consistent-enough snapshot otherwise. Invariants when quiescent:
@@ -47,6 +51,7 @@
 #include <cstddef>
 
 #include "alloc/internal/stats.h"
+#include "alloc/kmalloc_nolock.h"
 #include "alloc/stream_elem_layout.h"
 #include "alloc/stream_page.h"
 #include "model/profile.h"
@@ -95,6 +100,11 @@ void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 
 inline bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
 
+// Which allocator `elem` came from (see the contract).
+inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {
+  return kmalloc_nolock_owns(elem);
+}
+
 // In-use accounting of one element: +1 on allocation, -1 on free, in the
 // caller's slot: three single-writer adds (no locked instruction).
 BPF_STREAM_ALLOC_INLINE void account_elem(StatSlot* slot, int footprint, int len, int sign) {
@@ -118,7 +128,7 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len) {
 
 BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
   using namespace alloc_internal;
-  if (__builtin_expect(uses_kmalloc_nolock(), 0)) return bpf_stream_kmalloc_free_elem(elem);
+  if (__builtin_expect(elem_from_kmalloc_nolock(elem), 0)) return bpf_stream_kmalloc_free_elem(elem);
   account_elem(stat_slot(), bpf_stream_page_elem_size(elem->total_len), elem->total_len, -1);
   bpf_stream_page_elem_free(elem);
 }

@@ -32,7 +32,7 @@ const char* ltrim(const char* s) {
 
 // Index of the last entry of the function at or before `insn`, or -1. The
 // function's entries are the run from linfo[0] inside [start, start + len).
-int find_linfo_idx(const bpf_prog* prog, u32 insn) {
+int find_linfo_idx(const bpf_linfo_view* prog, u32 insn) {
   const u64 insn_start = prog->linfo[0].insn_off;
   const u64 insn_end = insn_start + prog->len;
   int idx = -1;
@@ -47,7 +47,7 @@ int find_linfo_idx(const bpf_prog* prog, u32 insn) {
 
 }  // namespace
 
-int bpf_prog_get_file_line(const bpf_prog* prog, u32 insn, const char** filep,
+int bpf_prog_get_file_line(const bpf_linfo_view* prog, u32 insn, const char** filep,
                            const char** linep, int* nump) {
   if (prog->btf == nullptr || prog->linfo == nullptr || prog->nr_linfo == 0) return -EINVAL;
   const int idx = find_linfo_idx(prog, insn);
@@ -63,14 +63,17 @@ int bpf_prog_get_file_line(const bpf_prog* prog, u32 insn, const char** filep,
   return 0;
 }
 
-std::string bpf_prog_ksym_name(const bpf_prog* prog) {
-  std::string name = "bpf_prog_";
-  char hex[3];
-  for (u8 b : prog->tag) {
-    std::snprintf(hex, sizeof(hex), "%02x", b);
-    name += hex;
-  }
-  if (!prog->name.empty()) name += "_" + prog->name;
+int bpf_prog_ksym_snprint(const bpf_linfo_view* prog, char* buf, std::size_t size) {
+  const u8* t = prog->tag.data();
+  return std::snprintf(buf, size, "bpf_prog_%02x%02x%02x%02x%02x%02x%02x%02x%s%s", t[0], t[1], t[2],
+                       t[3], t[4], t[5], t[6], t[7], prog->name.empty() ? "" : "_",
+                       prog->name.c_str());
+}
+
+std::string bpf_prog_ksym_name(const bpf_linfo_view* prog) {
+  const int n = bpf_prog_ksym_snprint(prog, nullptr, 0);
+  std::string name(static_cast<std::size_t>(n), '\0');
+  bpf_prog_ksym_snprint(prog, name.data(), name.size() + 1);
   return name;
 }
 

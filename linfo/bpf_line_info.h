@@ -35,6 +35,7 @@
 #define KMODEL_LINFO_BPF_LINE_INFO_H_
 
 #include <array>
+#include <cstddef>
 #include <string>
 
 #include "model/types.h"
@@ -70,10 +71,14 @@ const char* btf_name_by_offset(const btf* btf, u32 offset);
 // The kernel's file-name trim (lib/string.c): the part after the last '/'.
 const char* kbasename(const char* path);
 
-// The fields of struct bpf_prog and its aux that the lookup and the stack
-// dump read. A plain struct: the loader fills it from an ELF object
-// (bpf_object.h), a test may fill it by hand.
-struct bpf_prog {
+// The view of one function of a program (a main program or a subprogram)
+// that the lookup and the stack dump read: the fields of the kernel's
+// struct bpf_prog and its aux they use. It is not a program: the program
+// object is struct bpf_prog in stream/bpf_prog.h (above linfo/ in the layer
+// order, because it owns the streams), which embeds one view per function
+// and finds its way back from a view with container_of. The loader fills
+// views from an ELF object (bpf_object.h); a test may fill one by hand.
+struct bpf_linfo_view {
   std::string name;               // function name (from BTF func info / symbol)
   std::array<u8, 8> tag{};        // prog->tag; the model does not compute it
   const struct btf* btf = nullptr;  // prog->aux->btf
@@ -81,18 +86,22 @@ struct bpf_prog {
   u32 nr_linfo = 0;               // aux->nr_linfo - aux->linfo_idx
   u32 len = 0;                    // instructions in this function
   u32 func_idx = 0;               // aux->func_idx: 0 for a main program
-  const bpf_prog* main_prog = nullptr;  // a subprogram's main program, if known
+  const bpf_linfo_view* main_prog = nullptr;  // a subprogram's main program, if known
 };
 
-inline bool bpf_is_subprog(const bpf_prog* prog) { return prog->func_idx != 0; }
+inline bool bpf_is_subprog(const bpf_linfo_view* prog) { return prog->func_idx != 0; }
 
 // See the contract above.
-int bpf_prog_get_file_line(const bpf_prog* prog, u32 insn, const char** filep,
+int bpf_prog_get_file_line(const bpf_linfo_view* prog, u32 insn, const char** filep,
                            const char** linep, int* nump);
 
 // The name kallsyms gives the program's JITed image:
 // "bpf_prog_<16 hex digits of tag>_<name>" (kernel/bpf/core.c: bpf_get_prog_name).
-std::string bpf_prog_ksym_name(const bpf_prog* prog);
+std::string bpf_prog_ksym_name(const bpf_linfo_view* prog);
+
+// The same name into buf, with snprintf's contract (returns the full
+// length). No allocation: usable in NMI context.
+int bpf_prog_ksym_snprint(const bpf_linfo_view* prog, char* buf, std::size_t size);
 
 KMODEL_NAMESPACE_END
 

@@ -266,7 +266,7 @@ bpf_object_section* find_section(std::vector<bpf_object_section>& secs, const st
   return nullptr;
 }
 
-// Points the function's bpf_prog at its section's line info; the verifier's
+// Points the function's bpf_linfo_view at its section's line info; the verifier's
 // rule: a function starts with an entry.
 absl::Status attach_linfo(bpf_object_func* f, const bpf_object_section& sec, const Errors& err) {
   if (sec.linfo.empty()) return absl::OkStatus();

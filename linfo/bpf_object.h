@@ -28,7 +28,7 @@
 //     each program and renumber; the model keeps every function in place,
 //     which gives the same file:line for every instruction.
 //
-// Each function becomes a bpf_prog (bpf_line_info.h) whose pointers stay
+// Each function becomes a bpf_linfo_view (bpf_line_info.h) whose pointers stay
 // valid as long as the object lives; functions of .text are subprograms
 // (func_idx 1, no main_prog: a subprogram may be shared by several programs,
 // and libbpf gives each its own copy).
@@ -58,7 +58,7 @@ struct bpf_object_section {
 struct bpf_object_func {
   std::string section;
   u32 insn_start = 0;  // first instruction, section coordinates
-  bpf_prog prog;       // prog.len, prog.linfo point into the section
+  bpf_linfo_view prog;       // prog.len, prog.linfo point into the section
 };
 
 struct bpf_object_linfo {

@@ -27,6 +27,7 @@
 #ifndef KMODEL_LINFO_DUMP_STACK_H_
 #define KMODEL_LINFO_DUMP_STACK_H_
 
+#include <cstddef>
 #include <span>
 #include <string>
 
@@ -45,7 +46,7 @@ struct bpf_stack_frame {
   std::string module;
   // A BPF frame: the function, and the instruction the frame is at (the
   // faulting one, or the call), in the coordinate of prog->linfo insn_off.
-  const bpf_prog* prog = nullptr;
+  const bpf_linfo_view* prog = nullptr;
   u32 insn = 0;
 };
 
@@ -58,13 +59,27 @@ struct dump_stack_task {
 };
 
 // A BPF frame of `prog`, whose first instruction is `insn_start`, at `insn`.
-bpf_stack_frame bpf_prog_frame(const bpf_prog* prog, u32 insn_start, u32 insn);
+bpf_stack_frame bpf_prog_frame(const bpf_linfo_view* prog, u32 insn_start, u32 insn);
 
 // A kernel frame.
 bpf_stack_frame kernel_frame(std::string sym, u64 off, u64 size, std::string module = "");
 
 // The lines of one frame (dump_stack_cb).
 std::string dump_stack_frame(const bpf_stack_frame& frame);
+
+// The same text into buf with snprintf's contract (returns the full length),
+// from plain fields: `sym`+0x`off`/0x`sym_size`, " [`module`]" when module is
+// non-empty, "\n", and when `prog` is set and its lookup of `insn` succeeds,
+// "  <line> @ <file>:<num>\n". The kernel prints both lines with ONE
+// bpf_stream_printk, so a BPF frame is one element of a staged report. No
+// allocation: the stream's report path calls it in any context, NMI included.
+int dump_stack_frame_snprint(char* buf, std::size_t size, const char* sym, u64 off, u64 sym_size,
+                             const char* module, const bpf_linfo_view* prog, u32 insn);
+
+// The first line, "CPU: .. UID: .. PID: .. Comm: ..\n", into buf with
+// snprintf's contract; comm is cut to 15 characters. No allocation.
+int dump_stack_task_snprint(char* buf, std::size_t size, int cpu, u32 euid, int pid,
+                            const char* comm);
 
 // The whole dump (bpf_stream_stage_dump_stack), frames innermost first.
 std::string bpf_stream_dump_stack(const dump_stack_task& task,
@@ -76,8 +91,13 @@ std::string bpf_stream_dump_stack(const dump_stack_task& task,
 // and map a subprogram to its main program (prog->main_prog). Returns
 // nullptr when no frame qualifies. A subprogram without a known main_prog
 // stands for itself.
-const bpf_prog* bpf_prog_find_from_stack(std::span<const bpf_stack_frame> frames,
+const bpf_linfo_view* bpf_prog_find_from_stack(std::span<const bpf_stack_frame> frames,
                                          Profile profile);
+
+// The rule above for one BPF frame of function `prog`: the program the
+// report goes to, or nullptr to keep walking (seed: a subprogram). The
+// stream's walk over its CPU stacks (stream/bpf_prog.h) applies the same.
+const bpf_linfo_view* bpf_find_from_stack_frame(const bpf_linfo_view* prog, Profile profile);
 
 KMODEL_NAMESPACE_END
 

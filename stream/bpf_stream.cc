@@ -4,7 +4,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include <cstdarg>
+#include <cstdio>
+
+#include "model/bug.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bprintf.h"
 
 KMODEL_NAMESPACE_BEGIN
@@ -26,8 +31,8 @@ void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock) {
   smp_store_release(&lock->locked, 0);
 }
 
-void bpf_prog_stream_init(bpf_prog_streams* prog) {
-  for (bpf_stream& s : prog->stream) {
+void bpf_prog_stream_init(bpf_prog* prog) {
+  for (bpf_stream& s : prog->aux->stream) {
     atomic_set(&s.capacity, 0);
     init_llist_head(&s.log);
     s.backlog_head = nullptr;
@@ -36,8 +41,8 @@ void bpf_prog_stream_init(bpf_prog_streams* prog) {
   }
 }
 
-void bpf_prog_stream_free(bpf_prog_streams* prog) {
-  for (bpf_stream& s : prog->stream) {
+void bpf_prog_stream_free(bpf_prog* prog) {
+  for (bpf_stream& s : prog->aux->stream) {
     bpf_stream_free_list(llist_del_all(&s.log));
     bpf_stream_free_list(s.backlog_head);
     s.backlog_head = nullptr;
@@ -45,9 +50,9 @@ void bpf_prog_stream_free(bpf_prog_streams* prog) {
   }
 }
 
-bpf_stream* bpf_stream_get(int stream_id, bpf_prog_streams* prog) {
+bpf_stream* bpf_stream_get(int stream_id, bpf_prog_aux* aux) {
   if (stream_id != BPF_STDOUT && stream_id != BPF_STDERR) return nullptr;
-  return &prog->stream[stream_id - 1];
+  return &aux->main_prog_aux->stream[stream_id - 1];
 }
 
 int bpf_stream_consume_capacity(bpf_stream* stream, int len) {
@@ -91,8 +96,8 @@ int bpf_stream_push_str(bpf_stream* stream, const char* str, int len) {
 }
 
 int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len,
-                       bpf_prog_streams* prog) {
-  bpf_stream* stream = bpf_stream_get(stream_id, prog);
+                       bpf_prog_aux* aux) {
+  bpf_stream* stream = bpf_stream_get(stream_id, aux);
   if (stream == nullptr) return -ENOENT;
   bpf_bprintf_data data;
   int ret = bpf_stream_format(fmt, static_cast<const u64*>(args), len, &data);
@@ -180,10 +185,103 @@ int bpf_stream_read(bpf_stream* stream, char* buf, int len) {
   return len - rem_len;
 }
 
-int bpf_prog_stream_read(bpf_prog_streams* prog, int stream_id, char* buf, int len) {
-  bpf_stream* stream = bpf_stream_get(stream_id, prog);
+int bpf_prog_stream_read(bpf_prog* prog, int stream_id, char* buf, int len) {
+  bpf_stream* stream = bpf_stream_get(stream_id, prog->aux);
   if (stream == nullptr) return -ENOENT;
   return bpf_stream_read(stream, buf, len);
+}
+
+// ---- Staging ---------------------------------------------------------------------
+
+void bpf_stream_stage_init(bpf_stream_stage* ss) {
+  init_llist_head(&ss->log);
+  ss->len = 0;
+}
+
+void bpf_stream_stage_free(bpf_stream_stage* ss) { bpf_stream_free_list(llist_del_all(&ss->log)); }
+
+namespace {
+
+// One staged line, already formatted into buf->buf with would-be length n:
+// each profile's accounting and push. Drops the buffers.
+int stage_push_line(bpf_stream_stage* ss, bpf_bprintf_buffers* buf, int n) {
+  int ret;
+  switch (current_profile()) {
+    case Profile::kSeed: {
+      // The NUL is part of every line; a truncated line is the whole buffer.
+      const int len = std::min(n + 1, MAX_BPRINTF_BUF);
+      ss->len += len;
+      ret = push_to_log(&ss->log, buf->buf, len);
+      break;
+    }
+    case Profile::kLinux618:
+      // Counted before the push: a line that fails (over 1024 bytes, or no
+      // memory) stays in ss->len and is charged at commit.
+      ss->len += n;
+      ret = push_to_log(&ss->log, buf->buf, n);
+      break;
+    case Profile::kMainline:
+    default: {
+      // vscnprintf: what was written, at most 1023 characters.
+      const int len = std::min(n, MAX_BPRINTF_BUF - 1);
+      ret = len ? push_to_log(&ss->log, buf->buf, len) : 0;
+      if (!ret) ss->len += len;
+      break;
+    }
+  }
+  bpf_put_buffers();
+  return ret;
+}
+
+}  // namespace
+
+int bpf_stream_stage_printk(bpf_stream_stage* ss, const char* fmt, ...) {
+  bpf_bprintf_buffers* buf;
+  if (bpf_try_get_buffers(&buf)) return -EBUSY;
+  va_list args;
+  va_start(args, fmt);
+  const int n = std::vsnprintf(buf->buf, sizeof(buf->buf), fmt, args);
+  va_end(args);
+  return stage_push_line(ss, buf, n);
+}
+
+namespace stream_internal {
+
+int bpf_stream_stage_print_with(bpf_stream_stage* ss,
+                                int (*format)(char* buf, std::size_t size, const void* arg),
+                                const void* arg) {
+  bpf_bprintf_buffers* buf;
+  if (bpf_try_get_buffers(&buf)) return -EBUSY;
+  return stage_push_line(ss, buf, format(buf->buf, sizeof(buf->buf), arg));
+}
+
+}  // namespace stream_internal
+
+int bpf_stream_stage_commit(bpf_stream_stage* ss, bpf_prog* prog, int stream_id) {
+  bpf_stream* stream = bpf_stream_get(stream_id, prog->aux);
+  if (stream == nullptr) return -EINVAL;
+  const int ret = bpf_stream_consume_capacity(stream, ss->len);
+  if (ret) return ret;
+  llist_node* list = llist_del_all(&ss->log);
+  if (list == nullptr) return 0;
+  llist_node* head = list;
+  // The seed's walk starts with tail unset and only assigns it inside the
+  // loop, so a one-element list reaches llist_add_batch with garbage.
+  llist_node* tail = current_profile() == Profile::kSeed ? nullptr : list;
+  while (llist_next(list) != nullptr) {
+    tail = llist_next(list);
+    list = tail;
+  }
+  if (tail == nullptr) {
+    // Give the element back to the stage so bpf_stream_stage_free frees it,
+    // then report the finding (the kernel would write through garbage).
+    llist_add(head, &ss->log);
+    MODEL_ASSERT(false,
+                 "seed stage commit: one-element report spliced with an uninitialised tail");
+    return -EFAULT;
+  }
+  llist_add_batch(head, tail, &stream->log);
+  return 0;
 }
 
 KMODEL_NAMESPACE_END

@@ -52,6 +52,8 @@
 #ifndef KMODEL_STREAM_BPF_STREAM_H_
 #define KMODEL_STREAM_BPF_STREAM_H_
 
+#include <cstddef>
+
 #include "alloc/stream_elem.h"
 #include "model/atomic.h"
 #include "model/types.h"
@@ -87,19 +89,19 @@ struct bpf_stream {
   bpf_stream_reader_lock lock;
 };
 
-// The part of struct bpf_prog_aux the streams use.
-struct bpf_prog_streams {
-  bpf_stream stream[2];
-};
+struct bpf_prog;      // stream/bpf_prog.h
+struct bpf_prog_aux;
 
-void bpf_prog_stream_init(bpf_prog_streams* prog);
-// Frees every element still queued (log and backlog). Call when no CPU writes
-// or reads the program's streams. The charge is not given back (the streams
+// Sets up / tears down the main program's two streams. The teardown frees
+// every element still queued (log and backlog). Call when no CPU writes or
+// reads the program's streams. The charge is not given back (the streams
 // die with the program), as in the kernel.
-void bpf_prog_stream_free(bpf_prog_streams* prog);
+void bpf_prog_stream_init(bpf_prog* prog);
+void bpf_prog_stream_free(bpf_prog* prog);
 
-// nullptr for any id but BPF_STDOUT / BPF_STDERR.
-bpf_stream* bpf_stream_get(int stream_id, bpf_prog_streams* prog);
+// nullptr for any id but BPF_STDOUT / BPF_STDERR. The streams are the main
+// program's (aux->main_prog_aux): subprograms share them.
+bpf_stream* bpf_stream_get(int stream_id, bpf_prog_aux* aux);
 
 int bpf_stream_consume_capacity(bpf_stream* stream, int len);
 void bpf_stream_release_capacity(bpf_stream* stream, bpf_stream_elem* elem);
@@ -110,12 +112,73 @@ int bpf_stream_push_str(bpf_stream* stream, const char* str, int len);
 // The kfunc: format (bprintf rules), then push per the profile. args holds
 // len / 8 u64 arguments.
 int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len,
-                       bpf_prog_streams* prog);
+                       bpf_prog_aux* aux);
 
 int bpf_stream_read(bpf_stream* stream, char* buf, int len);
 
-// BPF_PROG_STREAM_READ_BY_FD without the fd: -ENOENT for a bad id.
-int bpf_prog_stream_read(bpf_prog_streams* prog, int stream_id, char* buf, int len);
+// BPF_PROG_STREAM_READ_BY_FD after the fd lookup: -ENOENT for a bad id.
+int bpf_prog_stream_read(bpf_prog* prog, int stream_id, char* buf, int len);
+
+// ---- Staging (kernel-internal writers: the error reports) ----------------------
+//
+// bpf_stream_stage_init(ss); bpf_stream_stage_printk(ss, fmt, ...) per line;
+// bpf_stream_stage_commit(ss, prog, id); bpf_stream_stage_free(ss), or all four
+// as bpf_stream_stage(ss, prog, id, expr). Any context, NMI included; the
+// stage lives on the caller's stack and is private to it.
+//
+// printk formats one line (vsnprintf) into this CPU's bprintf buffer
+// (-EBUSY when all MAX_BPRINTF_NEST_LEVEL are taken: nothing staged, ss->len
+// unchanged) and pushes it as its own element onto the private ss->log, with
+// no capacity check. Per profile, exactly as each version's source:
+//   seed        len = min(n + 1, 1024) (the NUL is pushed); ss->len += len
+//               before the push.
+//   linux-6.18  len = n (vsnprintf's would-be length); ss->len += len before
+//               the push, so a line over 1024 bytes (-ENOMEM) or a failed
+//               allocation stays in ss->len: the commit charges bytes no
+//               element carries, and no reader ever gives them back.
+//   mainline    len = vscnprintf's n (<= 1023; an empty line pushes nothing);
+//               ss->len += len only when the push succeeded.
+// commit: -EINVAL for a bad id (nothing charged, elements stay staged);
+// one bpf_stream_consume_capacity(ss->len) for the whole report (-ENOSPC:
+// nothing queued, everything stays staged for free); then the staged list
+// goes onto the stream's log with ONE llist_add_batch, so a reader sees all
+// of the report contiguous, or none of it. The seed's commit leaves `tail`
+// unset for a one-element list (a kernel bug of the series): the model
+// fails a MODEL_ASSERT "seed stage commit: one-element report spliced with
+// an uninitialised tail" there instead of splicing through garbage.
+// free: frees whatever is still staged.
+struct bpf_stream_stage {
+  llist_head log;
+  int len = 0;
+};
+
+void bpf_stream_stage_init(bpf_stream_stage* ss);
+void bpf_stream_stage_free(bpf_stream_stage* ss);
+int bpf_stream_stage_printk(bpf_stream_stage* ss, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int bpf_stream_stage_commit(bpf_stream_stage* ss, bpf_prog* prog, int stream_id);
+
+namespace stream_internal {
+// bpf_stream_stage_printk with the line produced by format(buf, size, arg)
+// (snprintf's contract) in place of vsnprintf: for lines the model prints
+// with its own formatter (%pS frames, the task line). One bprintf buffer,
+// like the kernel's one vsnprintf.
+int bpf_stream_stage_print_with(bpf_stream_stage* ss,
+                                int (*format)(char* buf, std::size_t size, const void* arg),
+                                const void* arg);
+}  // namespace stream_internal
+
+// The kernel's macro: init, expr (its bpf_stream_printk lines), commit,
+// free. Evaluates to the commit's result (the kernel discards it).
+#define bpf_stream_stage(ss, prog, stream_id, expr)                                  \
+  ({                                                                                 \
+    ::kmodel::bpf_stream_stage_init(&(ss));                                          \
+    (expr);                                                                          \
+    const int __commit_ret = ::kmodel::bpf_stream_stage_commit(&(ss), prog, stream_id); \
+    ::kmodel::bpf_stream_stage_free(&(ss));                                          \
+    __commit_ret;                                                                    \
+  })
+#define bpf_stream_printk(ss, ...) ::kmodel::bpf_stream_stage_printk(&(ss), __VA_ARGS__)
 
 // The current charge (a snapshot).
 inline int bpf_stream_capacity_read(const bpf_stream* stream) {

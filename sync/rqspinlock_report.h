@@ -17,8 +17,11 @@
 // RqspinlockViolation (a fixed-size snapshot of the CPU's held-locks table,
 // taken right after the failed attempt released its own entry, exactly when
 // the kernel reads it) and hands it to the installed RqspinlockReportSink.
-// The stream module implements the sink: find the program, stage the lines
-// that rqspinlock_report_format_line() produces, dump the stack, commit.
+// The stream library (stream/bpf_report.cc) implements the sink and installs
+// it when it is linked: find the program on the CPU's stack, stage the lines
+// that rqspinlock_report_format_line() produces, dump the stack, commit to
+// the program's stderr. Without it (sync/'s own tests) reports are dropped
+// unless a test installs its own sink.
 //
 // Addresses are printed as the kernel's %px does: "0x" and the pointer in
 // lower-case hex zero-padded to 16 digits (2 * sizeof(void *)).

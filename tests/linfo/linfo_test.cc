@@ -129,7 +129,7 @@ struct FileLine {
   int num;
 };
 
-FileLine lookup(const bpf_prog* prog, u32 insn) {
+FileLine lookup(const bpf_linfo_view* prog, u32 insn) {
   const char* file = "";
   const char* line = "";
   int num = -1;
@@ -251,7 +251,7 @@ TEST_CASE("bpf_prog_get_file_line on hand-built line info") {
       {16, off("other.c"), off(" \v\f"), (12u << 10) | 0x3ff},
       {18, off("/src"), off("y();"), 99u << 10},  // the next subprogram's
   };
-  bpf_prog prog;
+  bpf_linfo_view prog;
   prog.btf = &b;
   prog.linfo = linfo;
   prog.nr_linfo = 4;
@@ -277,10 +277,10 @@ TEST_CASE("bpf_prog_get_file_line on hand-built line info") {
   prog.nr_linfo = 1;  // the array ends: only the first entry is seen
   CHECK(lookup(&prog, 16).num == 7);
 
-  bpf_prog no_btf = prog;
+  bpf_linfo_view no_btf = prog;
   no_btf.btf = nullptr;
   CHECK(lookup(&no_btf, 10).ret == -EINVAL);
-  bpf_prog no_linfo = prog;
+  bpf_linfo_view no_linfo = prog;
   no_linfo.linfo = nullptr;
   no_linfo.nr_linfo = 0;
   CHECK(lookup(&no_linfo, 10).ret == -EINVAL);
@@ -408,14 +408,14 @@ TEST_CASE("dump_stack text, exactly") {
   const bpf_line_info linfo[] = {
       {0, 1, 22, (42u << 10) | 2},
   };
-  bpf_prog main_prog;
+  bpf_linfo_view main_prog;
   main_prog.name = "lock_aa";
   main_prog.tag = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02, 0x03};
   main_prog.btf = &b;
   main_prog.linfo = linfo;
   main_prog.nr_linfo = 1;
   main_prog.len = 12;
-  bpf_prog no_linfo = main_prog;
+  bpf_linfo_view no_linfo = main_prog;
   no_linfo.name = "stripped";
   no_linfo.btf = nullptr;
 
@@ -453,7 +453,7 @@ TEST_CASE("dump_stack of a frame in the loaded object") {
 }
 
 TEST_CASE("bpf_prog_find_from_stack picks the report's program") {
-  bpf_prog main_prog, sub;
+  bpf_linfo_view main_prog, sub;
   main_prog.name = "main";
   sub.name = "sub";
   sub.func_idx = 1;

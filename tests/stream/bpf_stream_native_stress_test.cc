@@ -19,6 +19,7 @@
 #include "model/machine_state.h"
 #include "model/native/cpu_binding.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 
 using namespace kmodel;
@@ -33,7 +34,7 @@ constexpr int kReaderCpu = 2;
 constexpr int kRecordLen = 12;  // "S<source> <seq 9 digits>\n" minus NUL
 
 struct Shared {
-  bpf_prog_streams prog;
+  bpf_prog_unregistered prog;
   std::atomic<long> accepted[kSources] = {};
   std::atomic<long> unexpected_errors{0};
   std::atomic<long> enomem{0};

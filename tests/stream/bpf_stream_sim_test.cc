@@ -18,6 +18,7 @@
 #include "model/bug.h"
 #include "model/profile.h"
 #include "model/sim/check.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 
 using namespace kmodel;
@@ -29,7 +30,7 @@ constexpr int kNmiMsgs = 3;   // NMI on CPU 0, writer 'n'
 constexpr int kCpu1Msgs = 3;  // CPU 1 task, writer 'b'
 
 struct State {
-  bpf_prog_streams prog;
+  bpf_prog_unregistered prog;
   std::map<char, std::vector<int>> accepted;  // per writer, indices accepted
   int accepted_total = 0;
   int leaked = 0;  // bytes charged by writes whose allocation failed

@@ -13,6 +13,7 @@
 #include "model/native/cpu_binding.h"
 #include "model/page_alloc.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 
 using namespace kmodel;
@@ -22,7 +23,7 @@ namespace {
 // Every test runs as CPU 0 on a fresh program and frees everything after.
 struct Fixture {
   native::CpuBinding cpu{0};
-  bpf_prog_streams prog;
+  bpf_prog_unregistered prog;
   Fixture() {
     set_page_fault_policy(PageFaultPolicy::never());
     bpf_prog_stream_init(&prog);
