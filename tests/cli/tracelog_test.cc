@@ -14,28 +14,40 @@
 #include "model/native/cpu_binding.h"
 #include "model/page_alloc.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 
 using namespace kmodel;
 
 namespace {
 
+// A program loaded into the model's registry, read through its fd as
+// BPF_PROG_STREAM_READ_BY_FD reads it.
 struct ModelProgram {
   native::CpuBinding cpu{0};
-  bpf_prog_streams prog;
+  bpf_fd_table fds;
+  int fd;
   std::vector<std::uint32_t> read_lens;  // every read's len, in order
   ModelProgram() {
     set_page_fault_policy(PageFaultPolicy::never());
-    bpf_prog_stream_init(&prog);
+    fd = bpf_prog_load_bare(&fds, "traced", 16);
+    REQUIRE(fd >= 0);
   }
   ~ModelProgram() {
-    bpf_prog_stream_free(&prog);
+    bpf_fd_table_release(&fds);
     bpf_stream_alloc_drain_all();
+    CHECK(bpf_stream_alloc_stats_read().elems_live == 0);
+  }
+  bpf_stream* stream(int id) {
+    bpf_prog* prog = bpf_prog_get(&fds, fd);
+    bpf_stream* s = bpf_stream_get(id, prog);
+    bpf_prog_put(prog);  // the fd keeps the program alive
+    return s;
   }
   tracelog::StreamReadFn reader() {
     return [this](int id, char* buf, std::uint32_t len) {
       read_lens.push_back(len);
-      return bpf_prog_stream_read(&prog, id, buf, static_cast<int>(len));
+      return bpf_prog_stream_read_by_fd(&fds, fd, id, buf, static_cast<int>(len));
     };
   }
 };
@@ -60,11 +72,10 @@ TEST_CASE("tracelog drains a model program's stream in 512-byte chunks, in order
   std::string expected;
   for (int i = 0; i < 40; ++i) {
     std::string line = "message " + std::to_string(i) + " " + std::string(static_cast<std::size_t>(i), 'x') + "\n";
-    REQUIRE(bpf_stream_push_str(bpf_stream_get(BPF_STDOUT, &p.prog), line.data(),
-                                static_cast<int>(line.size())) == 0);
+    REQUIRE(bpf_stream_push_str(p.stream(BPF_STDOUT), line.data(), static_cast<int>(line.size())) == 0);
     expected += line;
   }
-  REQUIRE(bpf_stream_push_str(bpf_stream_get(BPF_STDERR, &p.prog), "on stderr\n", 10) == 0);
+  REQUIRE(bpf_stream_push_str(p.stream(BPF_STDERR), "on stderr\n", 10) == 0);
 
   auto [ret, text] = dump(p.reader(), tracelog::BPF_STREAM_STDOUT);
   CHECK(ret == 0);
