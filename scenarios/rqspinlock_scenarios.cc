@@ -569,7 +569,9 @@ const ScenarioRegistrar kMutex2({
     "rqspinlock/mutual_exclusion_2cpu",
     "2 CPUs take locks A and B with all lock variants; NMIs and hardirqs take the same "
     "and the other lock: one owner per lock, no lost update, nothing left held",
-    Config{.cpus = 2, .seed = 11, .iterations = 600, .interrupt_probability = 0.1},
+    // The seed's violation is a hang: shrinking its schedule costs minutes.
+    Config{.cpus = 2, .seed = 11, .iterations = 600, .interrupt_probability = 0.1,
+           .shrink = false},
     mutual_exclusion,
     // expects (seed): hang "no completion within"
     nmi_hangs_in_seed(),
@@ -577,7 +579,8 @@ const ScenarioRegistrar kMutex2({
 const ScenarioRegistrar kMutex4({
     "rqspinlock/mutual_exclusion_4cpu",
     "as mutual_exclusion_2cpu with 4 CPUs: deep MCS queues and nested contexts",
-    Config{.cpus = 4, .seed = 12, .iterations = 400, .interrupt_probability = 0.1},
+    Config{.cpus = 4, .seed = 12, .iterations = 400, .interrupt_probability = 0.1,
+           .shrink = false},
     mutual_exclusion,
     // expects (seed): hang "no completion within"
     nmi_hangs_in_seed(),
@@ -587,7 +590,7 @@ const ScenarioRegistrar kStressMix({
     "the native stress test's mix: 3 CPUs take A with irqs on and B with irqs off, "
     "every CPU's NMI takes A and its hardirq takes B",
     Config{.cpus = 3, .seed = 23, .iterations = 2000, .max_steps = 400000,
-           .interrupt_probability = 0.1},
+           .interrupt_probability = 0.1, .shrink = false},
     stress_mix,
     // expects (seed): hang "no completion within"
     nmi_hangs_in_seed(),
@@ -610,7 +613,7 @@ const ScenarioRegistrar kNmiSameLock({
     "CPU's queued task and spin forever (non-head waiters have no timeout); 6.18 "
     "never queues an NMI (trylock fallback, Sep 2025) and mainline tries once",
     Config{.cpus = 3, .seed = 19, .iterations = 1000, .max_steps = 20000,
-           .interrupt_probability = 0.1},
+           .interrupt_probability = 0.1, .shrink = false},
     nmi_same_lock,
     // expects: hang "no completion within"
     {{Profile::kSeed, Expect::kViolation},

@@ -71,7 +71,10 @@ bool kfunc_missing(int err, const std::string& log, const char* kfunc) {
 }
 
 std::string load_skip_reason(int err, const std::string& what, const char* kfunc) {
-  if (err == -EPERM || err == -EACCES)
+  // The verifier also answers -EACCES: a program it rejected (its log is in
+  // libbpf's) is a broken test, not a missing privilege.
+  const bool verifier_rejected = libbpf_log().find("BEGIN PROG LOAD LOG") != std::string::npos;
+  if ((err == -EPERM || err == -EACCES) && !verifier_rejected)
     return "bpf() refused (no root/CAP_BPF, or a user namespace): " + what;
   if (kfunc_missing(err, libbpf_log(), kfunc))
     return std::string("the kernel lacks a kfunc this test needs (") + kfunc + "...): " + what;

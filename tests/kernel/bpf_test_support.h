@@ -34,7 +34,8 @@ std::string kernel_unavailable();
 bool kfunc_missing(int err, const std::string& log, const char* kfunc);
 
 // After bpf_object__load() failed with err: the skip reason when it is a
-// missing privilege or kfunc, else "" (a failure).
+// missing privilege or kfunc, else "" (a failure; a program the verifier
+// rejected is a failure even though the verifier answers -EACCES).
 std::string load_skip_reason(int err, const std::string& what, const char* kfunc);
 
 // The name this kernel's BTF gives the stream kfunc (bpf_stream_vprintk in
