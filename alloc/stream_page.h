@@ -39,11 +39,12 @@
 //     alloc           | trylock refuses  |        -          |     -
 //     free            |        -         |        -          |     -
 //
-// Kernel bug (6.17/6.18, found by this model; verify upstream before
-// reporting): bpf_stream_page_check_room() checks that the payload fits in
-// what remains after the 16-byte header, clamped at 0; for len == 0 the
-// check passes even when fewer than 16 bytes remain (consumed = 4080 or
-// 4088), and the element header is written 8 or 16 bytes past the page. An
+// Kernel bug (6.17/6.18 and the seed, found by this model;
+// docs/kernel-findings.md): bpf_stream_page_check_room() checks that the
+// payload fits in what remains after the 16-byte header (24 in the seed),
+// clamped at 0; for len == 0 the check passes even when fewer than 16 bytes
+// remain (consumed = 4080 or 4088), and the element header is written 8 or
+// 16 bytes past the page. An
 // empty bpf_stream_printk() output is such an allocation. The model keeps the
 // kernel's check and adds a WARN in bpf_stream_page_push_elem() that fires
 // before the write (scenario alloc/kernel_bug_zero_len_overrun).
@@ -61,6 +62,7 @@
 #include "model/local_lock.h"
 #include "model/page_alloc.h"
 #include "model/percpu.h"
+#include "model/profile.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -77,9 +79,23 @@ static_assert(sizeof(bpf_stream_page) == 8, "refcount + consumed");
 inline constexpr int BPF_STREAM_PAGE_SZ =
     static_cast<int>(PAGE_SIZE - sizeof(bpf_stream_page));  // 4088
 
-// round_up(offsetof(struct bpf_stream_elem, str[len]), 8)
-inline constexpr int bpf_stream_page_elem_size(int len) {
-  return (BPF_STREAM_ELEM_HDR + len + 7) & ~7;
+// offsetof(struct bpf_stream_elem, str) as the page allocator lays elements
+// out: 16 bytes in 6.17/6.18; 24 in the seed series, whose element held a
+// struct bpf_mem_slice (pointer + length) after the llist node instead of the
+// two int lengths (the model keeps its 16-byte struct and leaves the other 8
+// bytes unused: what changes is the page layout and the room check).
+inline constexpr int BPF_STREAM_ELEM_HDR_SEED = 24;
+inline int bpf_stream_page_elem_hdr() {
+  return current_profile() == Profile::kSeed ? BPF_STREAM_ELEM_HDR_SEED : BPF_STREAM_ELEM_HDR;
+}
+
+// round_up(offsetof(struct bpf_stream_elem, str[len]), 8), for a header of
+// `hdr` bytes, and for the current profile's.
+inline constexpr int bpf_stream_page_elem_size_hdr(int hdr, int len) {
+  return (hdr + len + 7) & ~7;
+}
+inline int bpf_stream_page_elem_size(int len) {
+  return bpf_stream_page_elem_size_hdr(bpf_stream_page_elem_hdr(), len);
 }
 
 // The fast paths (here and in stream_elem.h) are always inlined: the compiler
@@ -181,9 +197,9 @@ BPF_STREAM_ALLOC_INLINE void bpf_stream_page_put(bpf_stream_page* stream_page) {
 
 // How many of the `len` payload bytes fit after an element header: the
 // kernel's check, kept exactly (it is what lets len == 0 overrun, see the
-// top of this file).
+// top of this file; the seed's 24-byte header overruns the same way).
 BPF_STREAM_ALLOC_INLINE int bpf_stream_page_check_room(bpf_stream_page* stream_page, int len) {
-  const int min = BPF_STREAM_ELEM_HDR;
+  const int min = bpf_stream_page_elem_hdr();
   const int consumed = static_cast<int>(READ_ONCE(stream_page->consumed));
   int rem = BPF_STREAM_PAGE_SZ - consumed - min;
   if (rem < 0) rem = 0;

@@ -3,12 +3,13 @@
 // The BPF streams design changed between the seed patch series (May 2025),
 // the merged kernel (6.17/6.18) and mainline (2026 fixes). The model keeps
 // all three as run-time profiles, so the same scenario can be checked under
-// each and the outcomes compared (see docs/ and
-// shared/docs/kernel-semantics.md for the table of differences):
+// each and the outcomes compared (docs/profiles.md has the table of
+// differences, each with the kernel commit or release it comes from):
 //
 //   seed        the patch series: 4 MiB streams, NUL counted, BPF-side reader
 //               under an rqspinlock, at most 512 kernel error reports.
-//   linux-6.18  the merged kernel that runs on these machines.
+//   linux-6.18  6.18.y as it runs on these machines, stable backports
+//               included (checked against 6.18.44).
 //   mainline    page allocator replaced by kmalloc_nolock, -E2BIG for long
 //               output, capacity leaks fixed, rqspinlock Nov 2025 fixes.
 //

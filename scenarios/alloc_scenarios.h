@@ -21,7 +21,8 @@ void cross_cpu_free(Scenario& s);
 // nmi_reentry and cross-CPU frees with every alloc_pages_nolock() call a
 // choice of the checker (PageFaultPolicy::explored()).
 void page_alloc_failure(Scenario& s);
-// 51 elements of 64 bytes fill a page to consumed = 4080; then len = 0.
+// 34 elements of 120 bytes (header included) fill a page to consumed =
+// 4080; then len = 0.
 void zero_len_overrun(Scenario& s);
 
 // Runs in which an NMI allocation returned nullptr because its CPU was

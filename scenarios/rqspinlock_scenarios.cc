@@ -186,16 +186,21 @@ void stress_mix(Scenario& s) {
   s.at_end([st, cpus] { assert_mutex_state_clean(*st, cpus); });
 }
 
-// ---- A hardirq takes its task's lock with irqs on ------------------------------
+// ---- An interrupt takes its task's lock (a hardirq with irqs on; an NMI) --------
 
-void hardirq_same_lock_irqs_on(Scenario& s) {
+namespace {
+// Tasks take A twice each; one interrupt on CPU 0 takes A too, landing
+// anywhere, also while its task is queued on A.
+template <bool kNmi>
+void interrupt_takes_task_lock(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<MutexState>(s.cpus());
   for (int cpu = 0; cpu < s.cpus(); ++cpu)
     s.on_cpu(cpu, [st] {
       for (int round = 0; round < 2; ++round) take_once(st.get(), 0, Variant::kRaw);
     });
-  s.hardirq(0, [st] { take_once(st.get(), 0, Variant::kPlain); });
+  if (kNmi) s.nmi(0, [st] { take_once(st.get(), 0, Variant::kRaw); });
+  else s.hardirq(0, [st] { take_once(st.get(), 0, Variant::kPlain); });
   s.at_end([st, cpus = s.cpus()] {
     long sum = 0;
     for (std::size_t k = 0; k < st->taken.size(); k += 2) sum += st->taken[k];
@@ -204,6 +209,10 @@ void hardirq_same_lock_irqs_on(Scenario& s) {
     assert_machine_clean(cpus);
   });
 }
+}  // namespace
+
+void hardirq_same_lock_irqs_on(Scenario& s) { interrupt_takes_task_lock<false>(s); }
+void nmi_same_lock(Scenario& s) { interrupt_takes_task_lock<true>(s); }
 
 // ---- AA in an NMI -------------------------------------------------------------
 
@@ -376,17 +385,25 @@ struct QueueState {
 };
 
 void queue_waiter(QueueState* st, int told_to_leave) {
+  const int cpu = smp_processor_id();
   for (int attempt = 0; attempt < kRetries; ++attempt) {
+    const u64 left = rqspinlock_event_count(cpu, RqspinlockEvent::kToldToLeave);
     const int ret = res_spin_lock(&st->a.lock);
     if (ret == 0) {
       critical_section(&st->a, "A");
       res_spin_unlock(&st->a.lock);
       return;
     }
-    MODEL_ASSERT(ret == -ETIMEDOUT || ret == -EDEADLK,
-                 absl::StrCat("waiter got ", ret, " from a stuck owner"));
+    if (rqspinlock_event_count(cpu, RqspinlockEvent::kToldToLeave) != left) {
+      // -EDEADLK in seed/6.18, -ETIMEDOUT in mainline (Nov 2025).
+      MODEL_ASSERT(ret == rqspinlock_told_to_leave_errno(),
+                   absl::StrCat("a waiter told to leave got ", ret, ", not ",
+                                rqspinlock_told_to_leave_errno()));
+      reached(told_to_leave);
+    } else {
+      MODEL_ASSERT(ret == -ETIMEDOUT, absl::StrCat("waiter got ", ret, " from a stuck owner"));
+    }
     if (ret == -ETIMEDOUT) st->timeouts++;
-    if (ret == -EDEADLK) reached(told_to_leave);
   }
   MODEL_ASSERT(false, absl::StrCat("CPU ", smp_processor_id(), ": no acquisition in ",
                                    kRetries, " attempts after the owner recovered"));
@@ -404,12 +421,53 @@ void queue_timeout_recovers(Scenario& s) {
     res_spin_unlock(&st->a.lock);
   });
   // Not vacuous: some run must unwind a queue behind a timed-out head.
-  const int told_to_leave = s.goal("a queued waiter was told to leave (-EDEADLK)");
+  const int told_to_leave = s.goal("a queued waiter was told to leave");
   for (int cpu = 1; cpu < s.cpus(); ++cpu)
     s.on_cpu(cpu, [st, told_to_leave] { queue_waiter(st.get(), told_to_leave); });
   s.at_end([st, cpus = s.cpus()] {
     MODEL_ASSERT(st->timeouts > 0, "the stuck owner caused no timeout");
     assert_lock_free(&st->a.lock, "A");
+    assert_machine_clean(cpus);
+  });
+}
+
+// ---- A head that finds a deadlock: the queue behind it -----------------------------
+
+namespace {
+struct KeepQueueState {
+  AbbaState abba;
+};
+}  // namespace
+
+// CPUs 0 and 1 run the forced ABBA (A,B vs B,A); CPUs 2.. take A once each,
+// holding nothing. A bystander can end up queued behind CPU 1 (which holds B
+// and waits for A) when CPU 1, as queue head, finds the ABBA. seed/6.18
+// unwind the whole queue: the bystander fails with -EDEADLK for a deadlock
+// it has no part in. Mainline (7bd6e5ce5be6) hands the queue on: a bystander
+// never sees -EDEADLK.
+void deadlock_keeps_queue(Scenario& s) {
+  fast_cadence();
+  auto st = std::make_shared<KeepQueueState>();
+  const int head_found = s.goal("a queue head found the ABBA with a waiter behind it");
+  for (int mine = 0; mine < 2; ++mine)
+    s.on_cpu(mine, [st, mine, head_found] {
+      abba_body(&st->abba, mine);
+      for (int cpu = 0; cpu < 2; ++cpu)
+        if (rqspinlock_event_count(cpu, RqspinlockEvent::kHeadDeadlockWithWaiters))
+          reached(head_found);
+    });
+  for (int cpu = 2; cpu < s.cpus(); ++cpu)
+    s.on_cpu(cpu, [st] {
+      const int ret = raw_res_spin_lock(&st->abba.lock[0]);
+      MODEL_ASSERT(ret != -EDEADLK,
+                   "a bystander holding no lock got -EDEADLK: a queue head's deadlock "
+                   "unwound the queue behind it");
+      MODEL_ASSERT(ret == 0 || ret == -ETIMEDOUT, absl::StrCat("bystander got ", ret));
+      if (ret == 0) raw_res_spin_unlock(&st->abba.lock[0]);
+    });
+  s.at_end([st, cpus = s.cpus()] {
+    assert_lock_free(&st->abba.lock[0], "A");
+    assert_lock_free(&st->abba.lock[1], "B");
     assert_machine_clean(cpus);
   });
 }
@@ -498,29 +556,44 @@ std::vector<std::pair<Profile, Expect>> everywhere(Expect e) {
   return {{Profile::kSeed, e}, {Profile::kLinux618, e}, {Profile::kMainline, e}};
 }
 
+// Scenarios whose NMIs take the lock their task holds or waits for: the
+// seed's NMI queues behind its own CPU's queued waiter and hangs (see
+// nmi_same_lock); 6.18 and mainline pass.
+std::vector<std::pair<Profile, Expect>> nmi_hangs_in_seed() {
+  return {{Profile::kSeed, Expect::kViolation},
+          {Profile::kLinux618, Expect::kPass},
+          {Profile::kMainline, Expect::kPass}};
+}
+
 const ScenarioRegistrar kMutex2({
     "rqspinlock/mutual_exclusion_2cpu",
     "2 CPUs take locks A and B with all lock variants; NMIs and hardirqs take the same "
     "and the other lock: one owner per lock, no lost update, nothing left held",
-    Config{.cpus = 2, .seed = 11, .iterations = 600, .interrupt_probability = 0.1},
+    // The seed's violation is a hang: shrinking its schedule costs minutes.
+    Config{.cpus = 2, .seed = 11, .iterations = 600, .interrupt_probability = 0.1,
+           .shrink = false},
     mutual_exclusion,
-    everywhere(Expect::kPass),
+    // expects (seed): hang "no completion within"
+    nmi_hangs_in_seed(),
 });
 const ScenarioRegistrar kMutex4({
     "rqspinlock/mutual_exclusion_4cpu",
     "as mutual_exclusion_2cpu with 4 CPUs: deep MCS queues and nested contexts",
-    Config{.cpus = 4, .seed = 12, .iterations = 400, .interrupt_probability = 0.1},
+    Config{.cpus = 4, .seed = 12, .iterations = 400, .interrupt_probability = 0.1,
+           .shrink = false},
     mutual_exclusion,
-    everywhere(Expect::kPass),
+    // expects (seed): hang "no completion within"
+    nmi_hangs_in_seed(),
 });
 const ScenarioRegistrar kStressMix({
     "rqspinlock/stress_mix_3cpu",
     "the native stress test's mix: 3 CPUs take A with irqs on and B with irqs off, "
     "every CPU's NMI takes A and its hardirq takes B",
     Config{.cpus = 3, .seed = 23, .iterations = 2000, .max_steps = 400000,
-           .interrupt_probability = 0.1},
+           .interrupt_probability = 0.1, .shrink = false},
     stress_mix,
-    everywhere(Expect::kPass),
+    // expects (seed): hang "no completion within"
+    nmi_hangs_in_seed(),
 });
 const ScenarioRegistrar kHardirqSameLock({
     "rqspinlock/hardirq_same_lock_irqs_on",
@@ -530,6 +603,31 @@ const ScenarioRegistrar kHardirqSameLock({
     Config{.cpus = 3, .seed = 17, .iterations = 1000, .max_steps = 20000,
            .interrupt_probability = 0.1},
     hardirq_same_lock_irqs_on,
+    {{Profile::kSeed, Expect::kViolation},
+     {Profile::kLinux618, Expect::kViolation},
+     {Profile::kMainline, Expect::kPass}},
+});
+const ScenarioRegistrar kNmiSameLock({
+    "rqspinlock/nmi_same_lock",
+    "tasks take A and an NMI takes A too. seed: the NMI can queue behind its own "
+    "CPU's queued task and spin forever (non-head waiters have no timeout); 6.18 "
+    "never queues an NMI (trylock fallback, Sep 2025) and mainline tries once",
+    Config{.cpus = 3, .seed = 19, .iterations = 1000, .max_steps = 20000,
+           .interrupt_probability = 0.1, .shrink = false},
+    nmi_same_lock,
+    // expects: hang "no completion within"
+    {{Profile::kSeed, Expect::kViolation},
+     {Profile::kLinux618, Expect::kPass},
+     {Profile::kMainline, Expect::kPass}},
+});
+const ScenarioRegistrar kDeadlockKeepsQueue({
+    "rqspinlock/deadlock_keeps_queue",
+    "a forced ABBA on two CPUs while two bystanders take A. seed/6.18: a queue head "
+    "that finds the deadlock unwinds the queue and a bystander gets -EDEADLK; "
+    "mainline (7bd6e5ce5be6) hands the queue on",
+    Config{.cpus = 4, .seed = 29, .iterations = 3000, .max_steps = 60000},
+    deadlock_keeps_queue,
+    // expects: assertion "a bystander holding no lock got -EDEADLK"
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kPass}},

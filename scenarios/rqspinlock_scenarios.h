@@ -24,6 +24,10 @@ void hardirq_same_lock_irqs_on(Scenario& s);
 // must get -EDEADLK or the lock, never spin into -ETIMEDOUT; under mainline
 // an AA is reported without waiting.
 void aa_nmi(Scenario& s);
+// seed: an NMI queued behind its own CPU's queued task hangs.
+void nmi_same_lock(Scenario& s);
+// A queue head that finds a deadlock: seed/6.18 unwind the queue behind it.
+void deadlock_keeps_queue(Scenario& s);
 // Two CPUs take A,B and B,A, forced into the cycle on the first attempt.
 void abba(Scenario& s);
 // One CPU holds 34 locks and re-takes one the table does not record.

@@ -86,6 +86,8 @@ void bpf_stream_release_capacity(bpf_stream* stream, bpf_stream_elem* elem) {
 }
 
 int bpf_stream_push_str(bpf_stream* stream, const char* str, int len) {
+  // Mainline: empty output pushes nothing (docs/profiles.md: source caveat).
+  if (len == 0 && current_profile() == Profile::kMainline) return 0;
   int ret = bpf_stream_consume_capacity(stream, len);
   if (ret) return ret;
   ret = push_to_log(&stream->log, str, len);
@@ -112,7 +114,9 @@ int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len
       ret = bpf_stream_push_str(stream, data.buf, ret);
       break;
     case Profile::kMainline:
-      ret = ret > MAX_BPRINTF_BUF ? -E2BIG : bpf_stream_push_str(stream, data.buf, ret);
+      // Truncated output (len >= MAX_BPRINTF_BUF: the buffer kept 1023
+      // characters) is refused before the charge (docs/profiles.md).
+      ret = ret >= MAX_BPRINTF_BUF ? -E2BIG : bpf_stream_push_str(stream, data.buf, ret);
       break;
   }
   bpf_bprintf_cleanup(&data);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "model/atomic.h"
@@ -35,7 +36,10 @@ void reset_bprintf_nest_levels() {
 }
 const MachineStateReset kReset(&reset_bprintf_nest_levels);
 
-bool allows_high_bytes() { return current_profile() == Profile::kMainline; }
+// UTF-8 literals: commit b960430ea886 (mainline, April 2026), backported to
+// 6.18.y in the 6.18.32-rc1 review series (May 2026); the running 6.18.44
+// accepts them. The seed series predates it.
+bool allows_high_bytes() { return current_profile() != Profile::kSeed; }
 bool skips_char_after_p() { return current_profile() == Profile::kSeed; }
 
 // One pass over a format, as bpf_bprintf_prepare's loop: i_ is left on the
@@ -45,10 +49,13 @@ class Preparer {
   Preparer(const char* fmt, u32 size, const u64* raw_args, u32 num_args, bpf_bprintf_data* data)
       : fmt_(fmt), size_(size), raw_(raw_args), num_args_(num_args), data_(data) {}
 
-  // Packs into bin_args (nullptr: validate only).
-  void set_bin_args(char* bin_args) {
+  // Packs into bin_args (nullptr: validate only). mem_end is the end of the
+  // memory the cursor may really write: the bpf_bprintf_buffers that
+  // bin_args starts (see "The overrun" below).
+  void set_bin_args(char* bin_args, char* mem_end) {
     tmp_ = bin_args;
     tmp_end_ = bin_args ? bin_args + MAX_BPRINTF_BIN_ARGS : nullptr;
+    mem_end_ = mem_end;
   }
 
   int scan() {
@@ -73,7 +80,32 @@ class Preparer {
   }
   unsigned char at(u32 i) const { return static_cast<unsigned char>(fmt_[i]); }
   u64 arg() const { return raw_[num_spec_]; }
+
+  // ---- The overrun -------------------------------------------------------
+  // The kernel's room is tmp_buf_end - tmp_buf, a ptrdiff_t. A pre-formatted
+  // argument (an IP address, %pB) advances the cursor by the length snprintf
+  // *would* have written, so a text that did not fit leaves the cursor past
+  // tmp_buf_end and the room negative. The checks that follow then compare
+  // that negative room with a size_t, which converts it to a huge value: the
+  // check passes and the next argument is written past bin_args, into this
+  // level's output buffer (docs/kernel-findings.md, "packed-argument
+  // overrun"). The model keeps that arithmetic; it only refuses to write
+  // beyond mem_end_ (the end of this level's bpf_bprintf_buffers), where the
+  // kernel would go on into the next level's buffers.
   long room() const { return tmp_end_ - tmp_; }
+  bool lacks_room(std::size_t size) const { return static_cast<std::size_t>(room()) < size; }
+  std::size_t writable() const { return tmp_ < mem_end_ ? static_cast<std::size_t>(mem_end_ - tmp_) : 0; }
+  void store(const void* src, std::size_t n) { std::memcpy(tmp_, src, std::min(n, writable())); }
+  // snprintf(tmp_buf, tmp_buf_end - tmp_buf, ...) of a pre-formatted
+  // argument: the size is a size_t, so a negative room is a size over
+  // INT_MAX, which vsnprintf refuses (WARN_ON_ONCE, returns 0, writes
+  // nothing). Returns how far the kernel moves the cursor.
+  template <typename Format>
+  long preformat(Format format) {
+    const std::size_t size = static_cast<std::size_t>(room());
+    if (size > static_cast<std::size_t>(INT_MAX)) return 1;
+    return format(tmp_, std::min(size, writable())) + 1;
+  }
 
   int check_text() {
     const unsigned char c = at(i_);
@@ -126,7 +158,8 @@ class Preparer {
 
   // %pB is pre-formatted (no room check, byte-packed), like the kernel.
   int backtrace_conv() {
-    if (tmp_) advance(format_backtrace(tmp_, static_cast<std::size_t>(room()), arg()) + 1);
+    const u64 addr = tmp_ ? arg() : 0;
+    if (tmp_) tmp_ += preformat([addr](char* dst, std::size_t n) { return format_backtrace(dst, n, addr); });
     ++i_;
     ++num_spec_;
     return 0;
@@ -135,12 +168,12 @@ class Preparer {
   int ip_conv() {
     if (!tmp_) return done();
     const std::size_t len = at(i_) == '4' ? 4 : 16;
-    if (room() < static_cast<long>(len))
+    if (lacks_room(len))
       return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
     u8 ip[16];
-    if (!copy_nofault(ip, arg(), len)) std::memset(ip, 0, len);
-    advance(format_ip(tmp_, static_cast<std::size_t>(room()), static_cast<char>(at(i_ - 1)),
-                      static_cast<char>(at(i_)), ip) + 1);
+    if (!copy_nofault(ip, arg(), len)) std::memset(ip, 0, len);  // kernel memory only
+    const char kind = static_cast<char>(at(i_ - 1)), version = static_cast<char>(at(i_));
+    tmp_ += preformat([&](char* dst, std::size_t n) { return format_ip(dst, n, kind, version, ip); });
     return done();
   }
 
@@ -153,9 +186,16 @@ class Preparer {
                               : "%pks/%pus must be followed by the end, whitespace or punctuation",
                   i_ + 1);
     if (!tmp_) return done();
-    if (room() == 0)
+    if (tmp_ == tmp_end_)  // only equality: past the end passes (the overrun)
       return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
-    long n = strncpy_nofault(tmp_, arg(), room());
+    // bpf_trace_copy_string() takes the room as a u32: a negative room is
+    // about 4G, so the whole string is copied.
+    const long count = static_cast<long>(static_cast<u32>(room()));
+    const AddressSpace space = type == 'k' ? AddressSpace::kKernel
+                               : type == 'u' ? AddressSpace::kUser
+                                             : AddressSpace::kEither;
+    if (writable() == 0) return done();  // model bound: see "The overrun"
+    long n = strncpy_nofault(tmp_, arg(), std::min<long>(count, static_cast<long>(writable())), space);
     if (n < 0) {  // unreadable: an empty string, as the kernel stores
       tmp_[0] = '\0';
       n = 1;
@@ -166,9 +206,11 @@ class Preparer {
 
   int char_conv() {
     if (!tmp_) return done();
-    if (room() == 0)
+    if (tmp_ == tmp_end_)  // only equality: past the end passes (the overrun)
       return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
-    *tmp_++ = static_cast<char>(arg());
+    const char c = static_cast<char>(arg());
+    store(&c, 1);
+    ++tmp_;
     return done();
   }
 
@@ -204,12 +246,13 @@ class Preparer {
   // nocopy_fmt: a value, 4-byte aligned, 4 or 8 bytes.
   int pack_value(std::size_t size) {
     if (tmp_) {
+      // PTR_ALIGN(tmp_buf, 4); bpf_bprintf_buffers is 8-byte aligned.
       const long misalign = (tmp_ - tmp_end_ + MAX_BPRINTF_BIN_ARGS) & 3;
-      if (misalign) tmp_ += std::min(4 - misalign, room());
-      if (room() < static_cast<long>(size))
+      if (misalign) tmp_ += 4 - misalign;
+      if (lacks_room(size))
         return fail(-ENOSPC, "packed arguments exceed MAX_BPRINTF_BIN_ARGS (512 bytes)", i_);
       const u64 v = arg();
-      std::memcpy(tmp_, &v, size);  // little-endian: the low half first
+      store(&v, size);  // little-endian: the low half first
       tmp_ += size;
     }
     return done();
@@ -220,10 +263,6 @@ class Preparer {
     return 0;
   }
 
-  // A pre-formatted argument that did not fit whole: the kernel's cursor
-  // runs past bin_args; the model stops it at the end (docs/bprintf.md).
-  void advance(int n) { tmp_ += std::min<long>(n, room()); }
-
   const char* fmt_;
   u32 size_;
   const u64* raw_;
@@ -231,6 +270,7 @@ class Preparer {
   bpf_bprintf_data* data_;
   char* tmp_ = nullptr;
   char* tmp_end_ = nullptr;
+  char* mem_end_ = nullptr;
   u32 i_ = 0;
   u32 num_spec_ = 0;
 };
@@ -294,10 +334,10 @@ int bpf_bprintf_prepare(const char* fmt, u32 fmt_size, const u64* raw_args, u32 
   Preparer prep(fmt, size, raw_args, num_args, data);
   if (data->get_bin_args) {
     char* bin_args = num_args ? buffers->bin_args : nullptr;
-    // Model: start clean, so quirk paths that read past the packed
-    // arguments see zeros rather than a previous user's bytes.
-    if (bin_args) std::memset(bin_args, 0, MAX_BPRINTF_BIN_ARGS);
-    prep.set_bin_args(bin_args);
+    // Model: start clean, so the paths that read past what prepare packed
+    // (after an overrun) see zeros rather than a previous user's bytes.
+    if (bin_args) std::memset(buffers, 0, sizeof(*buffers));
+    prep.set_bin_args(bin_args, reinterpret_cast<char*>(buffers + 1));
     data->bin_args = reinterpret_cast<u32*>(bin_args);
   }
   if (data->get_buf) data->buf = buffers->buf;
@@ -331,7 +371,22 @@ int bpf_stream_format(const char* fmt, const u64* args, u32 data_len, bpf_bprint
   const u32 fmt_size = static_cast<u32>(std::strlen(fmt)) + 1;
   const int ret = bpf_bprintf_prepare(fmt, fmt_size, args, data_len / 8, data);
   if (ret < 0) return ret;
-  return bstr_printf(data->buf, MAX_BPRINTF_BUF, fmt, data->bin_args);
+  return bstr_printf_buffers(data->buf, MAX_BPRINTF_BUF, fmt, data->bin_args);
+}
+
+// ---- bpf_snprintf ----------------------------------------------------------------
+
+int bpf_snprintf(char* str, u32 str_size, const char* fmt, const u64* args, u32 data_len) {
+  bpf_bprintf_data data;
+  data.get_bin_args = true;
+  if (data_len % 8 || data_len > MAX_BPRINTF_VARARGS * 8 || (data_len && !args)) return -EINVAL;
+  // ARG_PTR_TO_CONST_STR: NUL-terminated, so the size is unbounded.
+  const u32 fmt_size = static_cast<u32>(std::strlen(fmt)) + 1;
+  const int err = bpf_bprintf_prepare(fmt, fmt_size, args, data_len / 8, &data);
+  if (err < 0) return err;
+  const int len = bstr_printf_buffers(str, str_size, fmt, data.bin_args);
+  bpf_bprintf_cleanup(&data);
+  return len + 1;
 }
 
 // ---- diagnostics -----------------------------------------------------------------

@@ -18,8 +18,9 @@
 //   CPU's next free bpf_bprintf_buffers; on success the caller owns it until
 //   bpf_bprintf_cleanup(data). It may be called in any context, NMI included
 //   (no allocation, no lock, no wait). It returns 0 or
-//     -EINVAL  fmt not NUL-terminated within fmt_size; a control character
-//              (or, but in mainline, any byte >= 0x80); more conversion
+//     -EINVAL  fmt not NUL-terminated within fmt_size; an ASCII control
+//              character; a byte >= 0x80 right after '%' (in the seed: any
+//              byte >= 0x80); more conversion
 //              specifiers than num_args; anything but the admitted set:
 //                %%  flags [0+- ]* width [1-9][0-9]*  then one of
 //                d i u x X with optional l / ll;  c;  s;
@@ -29,7 +30,10 @@
 //              or punctuation.
 //     -EBUSY   MAX_BPRINTF_NEST_LEVEL users already hold this CPU's buffers
 //              (task -> softirq -> hardirq all printing: the NMI is refused).
-//     -ENOSPC  the packed arguments do not fit in MAX_BPRINTF_BIN_ARGS bytes.
+//     -ENOSPC  the packed arguments do not fit in MAX_BPRINTF_BIN_ARGS bytes
+//              (with the kernel's overrun: an IP address or %pB whose text
+//              did not fit moves the cursor past the end, and every later
+//              room check passes; docs/kernel-findings.md).
 //   On any error nothing is held: the nest counter is as before the call.
 //   data->diag tells which input was wrong and why (static text, so an NMI
 //   can fail too); bpf_bprintf_explain() renders it for people.
@@ -53,15 +57,22 @@
 //     mainline    -E2BIG for len > MAX_BPRINTF_BUF.
 //   and calls bpf_bprintf_cleanup(data) when it has copied data->buf.
 //
+//   bpf_snprintf(str, str_size, fmt, args, data_len) is the BPF helper of
+//   that name (kernel/bpf/helpers.c): the same args checks, prepare with
+//   get_bin_args only, bstr_printf into str; returns the would-be length + 1
+//   or a negative errno. The conformance test compares it with the kernel's.
+//
 // Profiles (model/profile.h)
-//   mainline    bytes >= 0x80 are allowed in plain text (UTF-8 literals);
-//               a byte >= 0x80 right after '%' is -EINVAL (kernel commit
-//               b960430ea886, April 2026).
-//   seed        `%p` followed by whitespace or punctuation also swallows that
-//               next character from validation (so "%p%d" with one argument
-//               passes, and "%p%" is accepted): the pre-June-2025 behaviour
-//               the seed series was written against.
-//   linux-6.18  the merged kernel: neither of the above.
+//   linux-6.18, mainline
+//               bytes >= 0x80 are allowed in plain text (UTF-8 literals);
+//               a byte >= 0x80 right after '%' is -EINVAL (commit
+//               b960430ea886, April 2026; in 6.18.y from the 6.18.32-rc1
+//               review series, May 2026; checked against 6.18.44).
+//   seed        any byte >= 0x80 is -EINVAL; and `%p` followed by whitespace
+//               or punctuation also swallows that next character from
+//               validation (so "%p%d" with one argument passes, and "%p%" is
+//               accepted): the pre-June-2025 behaviour the seed series was
+//               written against.
 //
 // Concurrency: the nest counter is per CPU and changed with one indivisible
 // read-modify-write (this_cpu_inc_return), so any interrupt may nest at any
@@ -114,13 +125,19 @@ int bpf_try_get_buffers(bpf_bprintf_buffers** bufs);
 void bpf_put_buffers();
 
 // lib/vsprintf.c bstr_printf for the bprintf subset. bin_buf is what
-// prepare packed (4-byte aligned; nullptr when there are no arguments); the
-// model reads at most MAX_BPRINTF_BIN_ARGS bytes of it and reads zeros past
-// that (where the kernel would read whatever follows).
+// prepare packed (4-byte aligned; nullptr when there are no arguments); this
+// entry point reads at most MAX_BPRINTF_BIN_ARGS bytes of it and reads zeros
+// past that (where the kernel would read whatever follows).
+// bpf_stream_format and bpf_snprintf, which know bin_buf starts a
+// bpf_bprintf_buffers, let it read on into the output buffer as the kernel
+// does after an overrun.
 int bstr_printf(char* buf, std::size_t size, const char* fmt, const u32* bin_buf);
 
 // bpf_stream_vprintk() up to (not including) the push; see the contract.
 int bpf_stream_format(const char* fmt, const u64* args, u32 data_len, bpf_bprintf_data* data);
+
+// The bpf_snprintf() helper; see the contract.
+int bpf_snprintf(char* str, u32 str_size, const char* fmt, const u64* args, u32 data_len);
 
 // "bpf_bprintf_prepare(\"%5.2d\"): -EINVAL at offset 2 ('.'): precision ..."
 // `call` names the entry point; err is the errno the call returned.
@@ -166,6 +183,17 @@ bprintf_config bprintf_config_get();
 inline constexpr int kBprintfFaultRanges = 8;
 bool bprintf_fault_range_add(const void* addr, std::size_t len);  // false: table full
 void bprintf_fault_ranges_clear();
+
+// User and kernel memory. The kernel reads %pus with the user-access routine
+// (strncpy_from_user_nofault: fails on a kernel address), %pks and the IP
+// conversions with the kernel ones (fail on a user address), and %s (x86-64)
+// one way or the other by where the pointer lies. In the model, memory in a
+// registered user range (at most kBprintfUserRanges) is the program's user
+// task's; every other address is kernel memory. So by default %pus of any
+// pointer reads an empty string, as in the kernel for a kernel pointer.
+inline constexpr int kBprintfUserRanges = 8;
+bool bprintf_user_range_add(const void* addr, std::size_t len);  // false: table full
+void bprintf_user_ranges_clear();
 
 KMODEL_NAMESPACE_END
 

@@ -24,12 +24,27 @@ struct FaultRange {
 };
 FaultRange g_fault_ranges[kBprintfFaultRanges];
 int g_fault_range_count = 0;
+FaultRange g_user_ranges[kBprintfUserRanges];
+int g_user_range_count = 0;
 
-bool faults(u64 addr) {
-  if (addr == 0) return true;
-  for (int i = 0; i < g_fault_range_count; ++i)
-    if (addr - g_fault_ranges[i].start < g_fault_ranges[i].len) return true;
+bool in_ranges(const FaultRange* ranges, int count, u64 addr) {
+  for (int i = 0; i < count; ++i)
+    if (addr - ranges[i].start < ranges[i].len) return true;
   return false;
+}
+
+bool is_user(u64 addr) { return in_ranges(g_user_ranges, g_user_range_count, addr); }
+
+// Whether reading the byte at addr through `space` faults.
+bool faults(u64 addr, bprintf_internal::AddressSpace space) {
+  using bprintf_internal::AddressSpace;
+  if (addr == 0 || in_ranges(g_fault_ranges, g_fault_range_count, addr)) return true;
+  switch (space) {
+    case AddressSpace::kKernel: return is_user(addr);  // copy_from_kernel_nofault_allowed()
+    case AddressSpace::kUser: return !is_user(addr);   // access_ok()
+    case AddressSpace::kEither: return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -43,21 +58,30 @@ bool bprintf_fault_range_add(const void* addr, std::size_t len) {
 }
 void bprintf_fault_ranges_clear() { g_fault_range_count = 0; }
 
+bool bprintf_user_range_add(const void* addr, std::size_t len) {
+  if (g_user_range_count == kBprintfUserRanges) return false;
+  g_user_ranges[g_user_range_count++] = {reinterpret_cast<u64>(addr), len};
+  return true;
+}
+void bprintf_user_ranges_clear() { g_user_range_count = 0; }
+
 namespace bprintf_internal {
 
 // ---- nofault reads -----------------------------------------------------------
 
 bool copy_nofault(void* dst, u64 src, std::size_t len) {
   for (std::size_t i = 0; i < len; ++i)
-    if (faults(src + i)) return false;
+    if (faults(src + i, AddressSpace::kKernel)) return false;
   std::memcpy(dst, reinterpret_cast<const void*>(src), len);
   return true;
 }
 
-long strncpy_nofault(char* dst, u64 src, long count) {
+long strncpy_nofault(char* dst, u64 src, long count, AddressSpace space) {
   if (count <= 0) return 0;
+  // %s: the whole read goes one way, chosen by where the string starts.
+  if (space == AddressSpace::kEither) space = is_user(src) ? AddressSpace::kUser : AddressSpace::kKernel;
   for (long i = 0; i < count; ++i) {
-    if (faults(src + static_cast<u64>(i))) {
+    if (faults(src + static_cast<u64>(i), space)) {
       dst[0] = '\0';
       return -EFAULT;
     }
@@ -382,10 +406,11 @@ bool format_one(Sink& out, ArgReader& args, const char*& fmt) {
 
 }  // namespace
 
-int bstr_printf(char* buf, std::size_t size, const char* fmt, const u32* bin_buf) {
+namespace {
+int bstr_printf_n(char* buf, std::size_t size, const char* fmt, const u32* bin_buf,
+                  std::size_t bin_size) {
   Sink out{buf, size};
-  ArgReader args{reinterpret_cast<const char*>(bin_buf),
-                 bin_buf ? std::size_t{MAX_BPRINTF_BIN_ARGS} : 0};
+  ArgReader args{reinterpret_cast<const char*>(bin_buf), bin_buf ? bin_size : 0};
   while (*fmt) {
     if (*fmt != '%') {
       out.put(*fmt++);
@@ -401,5 +426,17 @@ int bstr_printf(char* buf, std::size_t size, const char* fmt, const u32* bin_buf
   out.terminate();
   return static_cast<int>(out.pos);
 }
+
+}  // namespace
+
+int bstr_printf(char* buf, std::size_t size, const char* fmt, const u32* bin_buf) {
+  return bstr_printf_n(buf, size, fmt, bin_buf, MAX_BPRINTF_BIN_ARGS);
+}
+
+namespace bprintf_internal {
+int bstr_printf_buffers(char* buf, std::size_t size, const char* fmt, const u32* bin_buf) {
+  return bstr_printf_n(buf, size, fmt, bin_buf, sizeof(bpf_bprintf_buffers));
+}
+}  // namespace bprintf_internal
 
 KMODEL_NAMESPACE_END

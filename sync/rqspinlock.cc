@@ -35,6 +35,17 @@ constexpr int RES_TIMEOUT_VAL = 2;
 
 PerCpu<qnode_set> rqnodes;
 
+// Model lockevents, per CPU (each written by its own CPU only).
+struct rqspinlock_lockevents {
+  Atomic<u64> count[static_cast<int>(RqspinlockEvent::kNrEvents)];
+};
+PerCpu<rqspinlock_lockevents> rqspinlock_events;
+
+void lockevent_inc(RqspinlockEvent e) {
+  Atomic<u64>& c = this_cpu_ptr(&rqspinlock_events)->count[static_cast<int>(e)];
+  plain_write(c, plain_read(c) + 1);
+}
+
 rqspinlock_cadence g_cadence;
 
 #if KMODEL_IS_SIM
@@ -46,6 +57,7 @@ void reset_rqspinlock_state() {
     rqspinlock_held* rqh = per_cpu_ptr(&rqspinlock_held_locks, cpu);
     plain_write(rqh->cnt, 0);
     for (auto& entry : rqh->locks) plain_write(entry, nullptr);
+    for (auto& c : per_cpu_ptr(&rqspinlock_events, cpu)->count) plain_write(c, u64{0});
     for (qnode& q : per_cpu_ptr(&rqnodes, cpu)->nodes) {
       plain_write(q.mcs.next, nullptr);
       plain_write(q.mcs.locked, 0);
@@ -240,8 +252,9 @@ int mcs_queue(rqspinlock_t* lock, mcs_spinlock* node, u32 tail, rqspinlock_timeo
     // Non-head waiters have no timeout of their own: the head's covers them.
     const int v = smp_cond_load_acquire(&node->locked, [](int l) { return l != 0; });
     if (v == RES_TIMEOUT_VAL) {
+      lockevent_inc(RqspinlockEvent::kToldToLeave);
       waitq_leave(lock, node, tail);
-      return -EDEADLK;
+      return rqspinlock_told_to_leave_errno();
     }
     next = READ_ONCE(node->next);
   }
@@ -253,7 +266,19 @@ int mcs_queue(rqspinlock_t* lock, mcs_spinlock* node, u32 tail, rqspinlock_timeo
            res_check_timeout(lock, _Q_LOCKED_PENDING_MASK, ts, &ret);
   });
   if (ret) {
-    waitq_leave(lock, node, tail);
+    if (ret == -EDEADLK) {
+      // The last waiter: the queue ends with us either way.
+      if (!next && try_cmpxchg_tail(lock, tail, 0)) return ret;
+      lockevent_inc(RqspinlockEvent::kHeadDeadlockWithWaiters);
+      if (rqspinlock_keeps_queue_on_deadlock()) {
+        // Mainline: the deadlock is ours, not the queue's; the successor
+        // becomes the head (arch_mcs_spin_unlock_contended).
+        if (!next) next = smp_cond_load_relaxed(&node->next, [](mcs_spinlock* n) { return n != nullptr; });
+        smp_store_release(&next->locked, 1);
+        return ret;
+      }
+    }
+    waitq_leave(lock, node, tail);  // seed, 6.18: the whole queue leaves
     return ret;
   }
   // Alone in the queue: n,0,0 -> 0,0,1. A concurrent pending setter makes
@@ -284,7 +309,10 @@ int queue_slowpath(rqspinlock_t* lock, rqspinlock_timeout* ts) {
   // The count must be taken before the node is written: an interrupt that
   // queues in between must pick the next node, not ours.
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  const bool nmi_must_not_queue = in_nmi() && (!rqspinlock_nov2025_fixes() || idx > 0);
+  // seed: an NMI queues like anyone; 6.18: never; mainline: only on its
+  // first node (none of this CPU's contexts is queued).
+  const bool nmi_must_not_queue =
+      in_nmi() && !rqspinlock_nmi_queues() && (!rqspinlock_nov2025_fixes() || idx > 0);
   int ret;
   if (__builtin_expect(idx >= _Q_MAX_NODES || nmi_must_not_queue, 0))
     ret = trylock_fallback(lock, ts);
@@ -335,6 +363,8 @@ int resilient_tas_spin_lock(rqspinlock_t* lock) {
   release_held_lock_entry();
   return ret;
 }
+
+int rqspinlock_told_to_leave_errno() { return rqspinlock_nov2025_fixes() ? -ETIMEDOUT : -EDEADLK; }
 
 // ---- BPF kfuncs ----------------------------------------------------------------
 
@@ -396,6 +426,10 @@ void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock* lock, unsigned lon
 }
 
 // ---- Introspection and configuration --------------------------------------------
+
+u64 rqspinlock_event_count(int cpu, RqspinlockEvent event) {
+  return plain_read(per_cpu_ptr(&rqspinlock_events, cpu)->count[static_cast<int>(event)]);
+}
 
 int rqspinlock_nodes_in_use(int cpu) {
   return plain_read(per_cpu_ptr(&rqnodes, cpu)->nodes[0].mcs.count);

@@ -4,13 +4,22 @@
 // Mirrors: include/asm-generic/rqspinlock.h and kernel/bpf/rqspinlock.c, in
 // two generations selected by the run-time profile (model/profile.h):
 //
-//   linux-6.18 (and seed)  the merged 6.17/6.18 code;
-//   mainline               plus the Nov 2025 fixes ("rqspinlock: Enclose
-//                          lock/unlock within lock entry acquisitions",
-//                          "Perform AA checks immediately", "Use trylock
-//                          fallback when per-CPU rqnode is busy", "Disable
-//                          spinning for trylock fallback", "Precede non-head
-//                          waiter queueing with AA check").
+//   seed                   the code the May 2025 streams series was written
+//                          against: as linux-6.18 but an NMI queues like
+//                          any other waiter (it predates "rqspinlock: Choose
+//                          trylock fallback for NMI waiters", Sep 2025);
+//   linux-6.18             the merged 6.17/6.18 code;
+//   mainline               plus "Disable queue destruction for deadlocks"
+//                          (7bd6e5ce5be6, Oct 2025) with its tail reset
+//                          ("Reset tail when preserving queue on deadlock",
+//                          7a3c0289c3c8, Aug 2026), "Adjust return value for
+//                          queue destruction" (Nov 2025), and the Nov 2025
+//                          fixes ("rqspinlock: Enclose lock/unlock within
+//                          lock entry acquisitions", "Perform AA checks
+//                          immediately", "Use trylock fallback when per-CPU
+//                          rqnode is busy", "Disable spinning for trylock
+//                          fallback", "Precede non-head waiter queueing with
+//                          AA check"). docs/profiles.md has the table.
 //
 // Contract
 //   res_spin_lock(lock) returns 0 with the lock held, or fails with the lock
@@ -18,11 +27,13 @@
 //     -EDEADLK    this CPU already holds or is acquiring `lock` (AA), or a
 //                 remote CPU holds `lock` while it waits for a lock this CPU
 //                 holds (ABBA), or (mainline) an NMI found its context node
-//                 busy and a single trylock failed, or a queued waiter was
-//                 told to leave by a queue head that timed out;
+//                 busy and a single trylock failed, or (seed, 6.18) a queued
+//                 waiter was told to leave by a queue head that timed out or
+//                 found a deadlock;
 //     -ETIMEDOUT  waited longer than the bound: 250 ms as the pending
 //                 waiter, 500 ms as the queue head, 1 s in the test-and-set
-//                 fallback (RES_DEF_TIMEOUT = 250 ms).
+//                 fallback (RES_DEF_TIMEOUT = 250 ms); or (mainline) a
+//                 queued waiter was told to leave by a head that timed out.
 //   res_spin_unlock(lock) releases a lock taken by res_spin_lock() on this
 //   CPU. Locks are released in reverse order of acquisition (the verifier
 //   enforces it for BPF programs); the held-locks table relies on it.
@@ -46,9 +57,14 @@
 //   When the queue head times out it unlinks itself if it is the tail, or
 //   writes RES_TIMEOUT_VAL into its successor's node; each successor then
 //   does the same, so the whole queue leaves in FIFO order and the tail is
-//   never lost.
+//   never lost. A head that finds a deadlock does the same in seed and 6.18
+//   (every waiter behind it fails); mainline keeps the queue: the head
+//   resets the tail if it is the last waiter, else hands the head role to
+//   its successor, and only the head itself fails.
 //
 // NMIs
+//   seed: an NMI queues like any other waiter (its context's node); only
+//   running out of the four nodes sends it to the trylock spin.
 //   6.18: an NMI never queues; it spins on trylock for up to 250 ms.
 //   mainline: an NMI queues like anyone else unless this CPU's first node is
 //   busy (a lower context is queued on some rqspinlock), in which case it
@@ -121,6 +137,15 @@ void rqspinlock_set_cadence(const rqspinlock_cadence& cadence);
 
 // True when the profile has the Nov 2025 fixes.
 inline bool rqspinlock_nov2025_fixes() { return current_profile() == Profile::kMainline; }
+
+// The profile choices of the queue path (see the top of this file and
+// docs/profiles.md): whether an NMI may queue on its node at all (only the
+// seed, which predates the Sep 2025 trylock fallback for NMI waiters);
+// whether a head that finds a deadlock keeps the queue (mainline); what a
+// queued waiter told to leave returns.
+inline bool rqspinlock_nmi_queues() { return current_profile() == Profile::kSeed; }
+inline bool rqspinlock_keeps_queue_on_deadlock() { return current_profile() == Profile::kMainline; }
+int rqspinlock_told_to_leave_errno();
 
 // ---- Held-locks table ------------------------------------------------------
 // Only this CPU writes its table; interrupts nest and restore cnt before
@@ -238,6 +263,15 @@ void bpf_res_spin_unlock_irqrestore(struct bpf_res_spin_lock* lock, unsigned lon
 
 // How many of `cpu`'s MCS nodes are in use (0 when no waiter is queued there).
 int rqspinlock_nodes_in_use(int cpu);
+
+// Model lockevents (the kernel counts similar ones with lockevent_inc), per
+// CPU, reset with the machine state:
+//   kToldToLeave               a queued waiter on this CPU was told to leave
+//                              by its queue head;
+//   kHeadDeadlockWithWaiters   a queue head on this CPU found a deadlock
+//                              while waiters were queued behind it.
+enum class RqspinlockEvent { kToldToLeave, kHeadDeadlockWithWaiters, kNrEvents };
+u64 rqspinlock_event_count(int cpu, RqspinlockEvent event);
 
 // One-line descriptions for diagnostics (a watchdog that finds a test stuck):
 // "0x00040101 (tail cpu 0 idx 1, pending 1, locked 1)", and a CPU's node

@@ -69,12 +69,25 @@ void number(Sink& out, u64 num, Spec spec);
 int format_ip(char* dst, std::size_t room, char kind, char version, const u8* addr);
 int format_backtrace(char* dst, std::size_t room, u64 addr);
 
-// Nofault reads under the model's fault rule (see bprintf.h).
+// Which address space a nofault read may touch (see bprintf.h, "user and
+// kernel memory"): kKernel is copy_from_kernel_nofault /
+// strncpy_from_kernel_nofault (fails on user memory), kUser is
+// strncpy_from_user_nofault (fails on anything else), kEither is what %s
+// does on x86-64 (user below TASK_SIZE, kernel above).
+enum class AddressSpace { kKernel, kUser, kEither };
+
+// copy_from_kernel_nofault under the model's fault rule (see bprintf.h).
 bool copy_nofault(void* dst, u64 src, std::size_t len);
-// strncpy_from_*_nofault: copies at most count bytes incl. the NUL (a longer
-// string is cut to count - 1 characters); returns the bytes stored incl. the
-// NUL, or -EFAULT with dst[0] = '\0'.
-long strncpy_nofault(char* dst, u64 src, long count);
+// strncpy_from_{kernel,user}_nofault: copies at most count bytes incl. the
+// NUL (a longer string is cut to count - 1 characters); returns the bytes
+// stored incl. the NUL, or -EFAULT with dst[0] = '\0'.
+long strncpy_nofault(char* dst, u64 src, long count, AddressSpace space);
+
+// bstr_printf over packed arguments that prepare wrote into a
+// bpf_bprintf_buffers (bin_buf at its start): reads may run past bin_args
+// into the level's output buffer, as the kernel's do after an overrun, up
+// to the end of that struct (zeros beyond, where the kernel reads on).
+int bstr_printf_buffers(char* buf, std::size_t size, const char* fmt, const u32* bin_buf);
 
 }  // namespace bprintf_internal
 KMODEL_NAMESPACE_END

@@ -49,6 +49,34 @@ TEST_CASE("element and page layout follow the kernel") {
   CHECK(bpf_stream_page_elem_size(1024) == 1040);
 }
 
+TEST_CASE("the seed's element header is 24 bytes (struct bpf_mem_slice inside)") {
+  ScopedProfile seed(Profile::kSeed);
+  CHECK(bpf_stream_page_elem_hdr() == 24);
+  CHECK(bpf_stream_page_elem_size(0) == 24);
+  CHECK(bpf_stream_page_elem_size(1) == 32);
+  CHECK(bpf_stream_page_elem_size(1024) == 1048);
+  ScopedProfile l618(Profile::kLinux618);
+  CHECK(bpf_stream_page_elem_hdr() == 16);
+}
+
+TEST_CASE_METHOD(Fixture, "seed: the 24-byte header changes where a page fills up") {
+  // Three 1024-byte payloads: 3 * 1040 = 3120 in 6.18, leaving room for a
+  // 952-byte fourth (968); 3 * 1048 = 3144 in the seed leaves 944 - 24 =
+  // 920 bytes of payload room, so the same fourth needs a new page.
+  for (Profile p : {Profile::kLinux618, Profile::kSeed}) {
+    ScopedProfile profile(p);
+    INFO(profile_name(p));
+    bpf_stream_alloc_drain_all();
+    bpf_stream_elem* e[4];
+    for (int i = 0; i < 3; ++i) REQUIRE((e[i] = bpf_stream_elem_alloc(1024)) != nullptr);
+    e[3] = bpf_stream_elem_alloc(952);
+    REQUIRE(e[3] != nullptr);
+    const bool same_page = bpf_stream_page_from_elem(e[3]) == bpf_stream_page_from_elem(e[0]);
+    CHECK(same_page == (p == Profile::kLinux618));
+    for (bpf_stream_elem* x : e) bpf_stream_free_elem(x);
+  }
+}
+
 TEST_CASE_METHOD(Fixture, "lengths outside 0..1024 are refused without touching a page") {
   const u64 allocs = page_alloc_stats().allocations;
   bpf_stream_elem* e = nullptr;

@@ -49,34 +49,14 @@
 #include "model/machine_state.h"
 #include "model/native/cpu_binding.h"
 #include "sync/rqspinlock.h"
+#include "tests/kernel/bpf_test_support.h"
 
 namespace {
 
 using kmodel::Profile;
 
-// ---- Skips and libbpf's log ---------------------------------------------------
-
-// Catch2 v2 has no SKIP: say it everywhere a reader of the run looks.
-void skip(const std::string& why) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());  // test.log
-  std::cout << "SKIPPED: " << why << '\n';             // JUnit <system-out>
-  WARN("SKIPPED: " << why);                            // console runs
-}
-
-// libbpf's warnings and info (the verifier log among them), kept for the
-// skip or failure that needs them.
-std::string g_libbpf_log;
-
-int capture_libbpf_log(enum libbpf_print_level level, const char* fmt, va_list ap) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  g_libbpf_log += buf;
-  return 0;
-}
-
-std::string errno_text(int err) { return std::string(std::strerror(err < 0 ? -err : err)); }
+using kernel_test::errno_text;
+using kernel_test::skip;
 
 // ---- The kernel side ----------------------------------------------------------
 
@@ -93,16 +73,6 @@ std::string describe(const Rets& r) {
   return out.str();
 }
 
-// Runfiles path of a data file of this package, or $<env> when set.
-std::string data_path(const char* env, const char* file) {
-  if (const char* p = std::getenv(env)) return p;
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  const std::string rel = std::string("tests/kernel/") + file;
-  if (srcdir == nullptr || ws == nullptr) return rel;
-  return std::string(srcdir) + "/" + ws + "/" + rel;
-}
-
 // A loaded BPF object. `skip` or `error` is set when loading did not work.
 struct BpfObject {
   bpf_object* obj = nullptr;
@@ -115,41 +85,20 @@ struct BpfObject {
   ~BpfObject() { bpf_object__close(obj); }
 };
 
-// Why the kernel cannot run BPF here at all, or "".
-std::string kernel_unavailable() {
-  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
-    return "/sys/kernel/btf/vmlinux is missing: the kernel has no BTF for kfuncs";
-  return "";
-}
-
-// A load that failed because the kernel lacks a kfunc is a skip: libbpf
-// fails with -EINVAL or -ESRCH ("extern (func ksym) '<name>': not found in
-// kernel or module BTFs"), an older verifier with -EINVAL/-ENOENT naming it.
-bool kfunc_missing(int err, const std::string& log, const char* kfunc) {
-  const bool missing = err == -ESRCH || err == -ENOENT || err == -EINVAL || err == -EOPNOTSUPP ||
-                       err == -524 /* ENOTSUPP */;
-  return missing && log.find(kfunc) != std::string::npos;
-}
-
 void open_and_load(BpfObject& o, const std::string& path, const char* kfunc) {
-  if (o.skip = kernel_unavailable(); !o.skip.empty()) return;
-  g_libbpf_log.clear();
-  libbpf_set_print(capture_libbpf_log);
+  if (o.skip = kernel_test::kernel_unavailable(); !o.skip.empty()) return;
+  kernel_test::clear_libbpf_log();
   o.obj = bpf_object__open_file(path.c_str(), nullptr);
   if (o.obj == nullptr) {
-    o.error = "open " + path + ": " + errno_text(errno) + "\n" + g_libbpf_log;
+    o.error = "open " + path + ": " + errno_text(errno) + "\n" + kernel_test::libbpf_log();
     return;
   }
   const int err = bpf_object__load(o.obj);
   if (err == 0) return;
   const std::string what =
-      "load " + path + ": " + errno_text(err) + "\nlibbpf log:\n" + g_libbpf_log;
-  if (err == -EPERM || err == -EACCES)
-    o.skip = "bpf() refused (no root/CAP_BPF, or a user namespace): " + what;
-  else if (kfunc_missing(err, g_libbpf_log, kfunc))
-    o.skip = std::string("the kernel lacks a kfunc this test needs (") + kfunc + "...): " + what;
-  else
-    o.error = what;
+      "load " + path + ": " + errno_text(err) + "\nlibbpf log:\n" + kernel_test::libbpf_log();
+  o.skip = kernel_test::load_skip_reason(err, what, kfunc);
+  if (o.skip.empty()) o.error = what;
 }
 
 // The cases' programs, loaded once for the whole binary.
@@ -158,7 +107,7 @@ BpfObject& rqspinlock_progs() {
   static bool loaded = false;
   if (!loaded) {
     loaded = true;
-    open_and_load(o, data_path("RQSPINLOCK_KERNEL_BPF_OBJ", "rqspinlock_kernel.bpf.o"),
+    open_and_load(o, kernel_test::data_path("RQSPINLOCK_KERNEL_BPF_OBJ", "rqspinlock_kernel.bpf.o"),
                   "bpf_res_spin_lock");
   }
   return o;
@@ -169,15 +118,7 @@ int prog_fd(bpf_object* obj, const char* name) {
   return prog == nullptr ? -1 : bpf_program__fd(prog);
 }
 
-// Runs one program once; returns its retval, or sets *error.
-int test_run(int fd, const char* name, std::string* error) {
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  if (const int err = bpf_prog_test_run_opts(fd, &opts); err != 0) {
-    *error = std::string("BPF_PROG_TEST_RUN of ") + name + ": " + errno_text(errno);
-    return 0;
-  }
-  return static_cast<int>(opts.retval);
-}
+using kernel_test::test_run;
 
 // Runs case `name` in the kernel and reads back its return codes.
 Rets run_kernel_case(bpf_object* obj, const char* name, std::string* error) {
@@ -199,28 +140,14 @@ Rets run_kernel_case(bpf_object* obj, const char* name, std::string* error) {
 
 // ---- Streams: BPF_PROG_STREAM_READ_BY_FD (include/uapi/linux/bpf.h, 6.17+) ----
 
-constexpr int BPF_PROG_STREAM_READ_BY_FD = 37;  // enum bpf_cmd
-constexpr __u32 BPF_STREAM_STDERR = 2;
-
-// union bpf_attr's prog_stream_read member.
-struct bpf_attr_prog_stream_read {
-  __aligned_u64 stream_buf;
-  __u32 stream_buf_len;
-  __u32 stream_id;
-  __u32 prog_fd;
-};
+constexpr unsigned BPF_STREAM_STDERR = 2;
 
 // Drains a program's stderr stream. Returns -errno of the first failed read.
 int read_stderr_stream(int fd, std::string* out) {
   char buf[4096];
   for (;;) {
-    bpf_attr_prog_stream_read attr{};
-    attr.stream_buf = reinterpret_cast<__u64>(buf);
-    attr.stream_buf_len = sizeof(buf);
-    attr.stream_id = BPF_STREAM_STDERR;
-    attr.prog_fd = static_cast<__u32>(fd);
-    const long n = syscall(__NR_bpf, BPF_PROG_STREAM_READ_BY_FD, &attr, sizeof(attr));
-    if (n < 0) return -errno;
+    const long n = kernel_test::prog_stream_read(fd, BPF_STREAM_STDERR, buf, sizeof(buf));
+    if (n < 0) return static_cast<int>(n);
     if (n == 0) return 0;
     out->append(buf, static_cast<std::size_t>(n));
   }
@@ -231,19 +158,12 @@ int read_stderr_stream(int fd, std::string* out) {
 // else "". An unexpected answer of the probe goes to *error (a failure).
 // Loads stream_probe.bpf.c built for the kfunc name the kernel's BTF has.
 std::string stream_write_failure(std::string* error) {
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (vmlinux == nullptr) {
-    *error = "parsing /sys/kernel/btf/vmlinux: " + errno_text(errno);
-    return "";
-  }
-  const char* kfunc = nullptr;
-  for (const char* name : {"bpf_stream_vprintk", "bpf_stream_vprintk_impl"})
-    if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0) kfunc = name;
-  btf__free(vmlinux);
+  const char* kfunc = kernel_test::stream_vprintk_kfunc(error);
+  if (!error->empty()) return "";
   if (kfunc == nullptr) return "the kernel has no bpf_stream_vprintk kfunc (no BPF streams)";
   const std::string file = std::string("stream_probe_") + kfunc + ".bpf.o";
   BpfObject probe;
-  open_and_load(probe, data_path("STREAM_PROBE_BPF_OBJ", file.c_str()), kfunc);
+  open_and_load(probe, kernel_test::data_path("STREAM_PROBE_BPF_OBJ", file.c_str()), kfunc);
   *error = probe.skip + probe.error;  // loading worked for the cases: must work here
   if (!error->empty()) return "";
   const int ret = test_run(prog_fd(probe.obj, "stream_probe"), "stream_probe", error);

@@ -219,3 +219,26 @@ TEST_CASE_METHOD(Fixture, "teardown frees queued elements in the log and the bac
   CHECK(bpf_stream_alloc_stats_read().elems_live == 0);
   bpf_prog_stream_init(&prog);
 }
+
+TEST_CASE_METHOD(Fixture, "profiles: output of exactly 1024 bytes, and empty output") {
+  const std::string exact(1024, 'e');  // bstr_printf keeps 1023 and the NUL
+  {
+    ScopedProfile p(Profile::kLinux618);
+    CHECK(printk(BPF_STDOUT, exact.c_str()) == 0);  // 1023 'e' and the NUL
+    CHECK(read_all(BPF_STDOUT) == std::string(1023, 'e') + std::string(1, '\0'));
+    CHECK(printk(BPF_STDOUT, "") == 0);  // a zero-length element is queued
+    CHECK(read_all(BPF_STDOUT).empty());
+  }
+  {
+    ScopedProfile p(Profile::kMainline);
+    CHECK(printk(BPF_STDOUT, exact.c_str()) == -E2BIG);  // truncated: refused
+    CHECK(bpf_stream_capacity_read(out()) == 0);
+    const std::string fits(1023, 'f');
+    CHECK(printk(BPF_STDOUT, fits.c_str()) == 0);
+    CHECK(read_all(BPF_STDOUT) == fits);
+    const u64 allocs = page_alloc_stats().allocations;
+    CHECK(printk(BPF_STDOUT, "") == 0);  // nothing allocated, nothing queued
+    CHECK(page_alloc_stats().allocations == allocs);
+    CHECK(bpf_stream_alloc_stats_read().elems_live == 0);
+  }
+}

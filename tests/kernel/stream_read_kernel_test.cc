@@ -1,0 +1,176 @@
+// BPF_PROG_STREAM_READ_BY_FD against the running kernel: the error answers
+// of the read syscall, as a table the model's fd-level reader must match.
+//
+// What it proves: for each malformed read (bad fd, an fd that is not a
+// program, a bad stream id, a NULL or bad buffer, a huge or zero length, a
+// non-zero byte past the command's last field), the kernel answers what the
+// table says, and, where the model already has the layer (the per-program
+// reader bpf_prog_stream_read: stream ids, empty streams, buffers), the model
+// answers the same. The fd layer (EBADF, EINVAL for a non-program, the
+// attribute check) is not modelled yet: those rows are the kernel's answers
+// recorded for the reader being built (docs/stream.md, "The read syscall").
+//
+// The kernel's streams are empty here (writes fail with -ENOMEM on this
+// machine), so the rows that pass a valid program read nothing: a NULL or
+// unmapped buffer is never touched and the answer is 0. Where writes work
+// the same rows would copy (or fault, -EFAULT); the test then skips them.
+//
+// Skips ("SKIPPED: ..."): no BTF; no privilege; no stream kfunc (no streams).
+#include <catch2/catch.hpp>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "model/native/cpu_binding.h"
+#include "stream/bpf_stream.h"
+#include "tests/kernel/bpf_test_support.h"
+
+namespace {
+
+using kernel_test::skip;
+
+// The read command's attribute with one more word after prog_fd: the
+// kernel's CHECK_ATTR refuses a non-zero byte there.
+struct ReadAttr {
+  __aligned_u64 stream_buf;
+  __u32 stream_buf_len;
+  __u32 stream_id;
+  __u32 prog_fd;
+  __u32 past_last_field;
+};
+
+long raw_read(int fd, unsigned id, const void* buf, unsigned len, unsigned past = 0) {
+  ReadAttr attr{};
+  attr.stream_buf = reinterpret_cast<__u64>(buf);
+  attr.stream_buf_len = len;
+  attr.stream_id = id;
+  attr.prog_fd = static_cast<__u32>(fd);
+  attr.past_last_field = past;
+  const long n = syscall(__NR_bpf, kernel_test::BPF_PROG_STREAM_READ_BY_FD, &attr, sizeof(attr));
+  return n < 0 ? -errno : n;
+}
+
+enum class Fd { kProg, kClosed, kMinusOne, kDevNull, kMap };
+enum class Model { kNone, kReader };  // kReader: bpf_prog_stream_read has this row
+
+struct Row {
+  const char* what;
+  Fd fd;
+  unsigned id;
+  enum { kBuf, kNull, kUnmapped } buf;
+  unsigned len;
+  unsigned past;
+  long kernel;  // the kernel's answer (6.18.44, empty streams)
+  Model model;
+};
+
+// docs/stream.md carries the same table.
+constexpr Row kRows[] = {
+    {"valid: stderr, 64 bytes, empty stream", Fd::kProg, 2, Row::kBuf, 64, 0, 0, Model::kReader},
+    {"valid: stdout, empty stream", Fd::kProg, 1, Row::kBuf, 64, 0, 0, Model::kReader},
+    {"prog_fd -1", Fd::kMinusOne, 2, Row::kBuf, 64, 0, -EBADF, Model::kNone},
+    {"prog_fd not open", Fd::kClosed, 2, Row::kBuf, 64, 0, -EBADF, Model::kNone},
+    {"prog_fd of /dev/null (not BPF)", Fd::kDevNull, 2, Row::kBuf, 64, 0, -EINVAL, Model::kNone},
+    {"prog_fd of a map (BPF, not a program)", Fd::kMap, 2, Row::kBuf, 64, 0, -EINVAL, Model::kNone},
+    {"stream_id 0", Fd::kProg, 0, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
+    {"stream_id 3", Fd::kProg, 3, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
+    {"stream_id 0xffffffff", Fd::kProg, 0xffffffffu, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
+    {"stream_buf NULL, len 64, empty stream", Fd::kProg, 2, Row::kNull, 64, 0, 0, Model::kReader},
+    {"stream_buf NULL, len 0", Fd::kProg, 2, Row::kNull, 0, 0, 0, Model::kReader},
+    {"stream_buf unmapped, empty stream", Fd::kProg, 2, Row::kUnmapped, 64, 0, 0, Model::kNone},
+    {"stream_buf_len 0", Fd::kProg, 2, Row::kBuf, 0, 0, 0, Model::kReader},
+    {"stream_buf_len 0xffffffff, empty stream", Fd::kProg, 2, Row::kBuf, 0xffffffffu, 0, 0,
+     Model::kNone},
+    {"non-zero byte past prog_fd", Fd::kProg, 2, Row::kBuf, 64, 1, -EINVAL, Model::kNone},
+    {"bad fd and bad id: the fd is checked first", Fd::kMinusOne, 7, Row::kBuf, 64, 0, -EBADF,
+     Model::kNone},
+    {"bad fd and a byte past prog_fd: the attribute first", Fd::kMinusOne, 2, Row::kBuf, 64, 1,
+     -EINVAL, Model::kNone},
+};
+
+}  // namespace
+
+TEST_CASE("BPF_PROG_STREAM_READ_BY_FD: the kernel's answers to malformed reads") {
+  if (const std::string why = kernel_test::kernel_unavailable(); !why.empty()) return skip(why);
+  std::string error;
+  const char* kfunc = kernel_test::stream_vprintk_kfunc(&error);
+  REQUIRE(error == "");
+  if (kfunc == nullptr) return skip("the kernel has no bpf_stream_vprintk kfunc (no BPF streams)");
+  const std::string path = kernel_test::data_path(
+      "STREAM_PROBE_BPF_OBJ", (std::string("stream_probe_") + kfunc + ".bpf.o").c_str());
+  kernel_test::clear_libbpf_log();
+  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+  REQUIRE(obj != nullptr);
+  struct Closer {
+    bpf_object* o;
+    ~Closer() { bpf_object__close(o); }
+  } closer{obj};
+  if (const int err = bpf_object__load(obj); err != 0) {
+    const std::string what = "load " + path + ": " + kernel_test::errno_text(err) + "\n" +
+                             kernel_test::libbpf_log();
+    const std::string why = kernel_test::load_skip_reason(err, what, kfunc);
+    if (!why.empty()) return skip(why);
+    FAIL(what);
+  }
+  const int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "stream_probe"));
+  REQUIRE(prog_fd >= 0);
+  // A write first: when this kernel can write, the streams are not empty
+  // and the "empty stream" rows do not apply.
+  const int written = kernel_test::test_run(prog_fd, "stream_probe", &error);
+  REQUIRE(error == "");
+  if (written == 0)
+    return skip("this kernel's stream writes succeed: the table is for empty streams (rerun "
+                "on a kernel whose stream writes fail with -ENOMEM, or extend the table)");
+  REQUIRE(written == -ENOMEM);
+
+  const int devnull = open("/dev/null", O_RDONLY);
+  REQUIRE(devnull >= 0);
+  const int map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "read_test", 4, 4, 1, nullptr);
+  REQUIRE(map_fd >= 0);
+  const int closed = dup(devnull);
+  close(closed);
+
+  kmodel::native::CpuBinding cpu(0);
+  kmodel::bpf_prog_streams model_prog;
+  kmodel::bpf_prog_stream_init(&model_prog);
+
+  char buf[64];
+  std::printf("%-52s %8s %8s\n", "BPF_PROG_STREAM_READ_BY_FD", "kernel", "model");
+  for (const Row& row : kRows) {
+    INFO(row.what);
+    int fd = prog_fd;
+    switch (row.fd) {
+      case Fd::kProg: fd = prog_fd; break;
+      case Fd::kClosed: fd = closed; break;
+      case Fd::kMinusOne: fd = -1; break;
+      case Fd::kDevNull: fd = devnull; break;
+      case Fd::kMap: fd = map_fd; break;
+    }
+    const void* b = row.buf == Row::kBuf ? buf
+                    : row.buf == Row::kNull ? nullptr
+                                            : reinterpret_cast<const void*>(0x1000);
+    const long kernel = raw_read(fd, row.id, b, row.len, row.past);
+    std::string model = "-";
+    if (row.model == Model::kReader) {
+      const long m = kmodel::bpf_prog_stream_read(&model_prog, static_cast<int>(row.id),
+                                                  static_cast<char*>(const_cast<void*>(b)),
+                                                  static_cast<int>(row.len));
+      model = std::to_string(m);
+      CHECK(m == row.kernel);
+    }
+    std::printf("%-52s %8ld %8s\n", row.what, kernel, model.c_str());
+    CHECK(kernel == row.kernel);
+  }
+  kmodel::bpf_prog_stream_free(&model_prog);
+  close(map_fd);
+  close(devnull);
+}
