@@ -5,7 +5,8 @@
 // The input is split at NUL bytes into up to four documents. Properties:
 // never a crash (nesting is bounded, so no stack overflow either); errors
 // are InvalidArgument with a message; a report that reads back writes a
-// JSON text that reads back to the same report (written identically); a
+// JSON text that reads back to the same report (written identically, equal
+// but for seconds, which are written to the microsecond); a
 // merge of reports that read back is an error or a report that again
 // writes and reads back, with as many shards as its inputs.
 #include <cstdint>
@@ -28,6 +29,13 @@ void check_error(const absl::StatusOr<T>& r) {
   FUZZ_CHECK(!r.status().message().empty(), "error without a message");
 }
 
+// The entries without their timings: the writer keeps seconds to the
+// microsecond (json_seconds), by design.
+std::vector<ScenarioReport> untimed(std::vector<ScenarioReport> v) {
+  for (ScenarioReport& e : v) e.seconds = 0;
+  return v;
+}
+
 // Writes `r`, reads it back, and checks the round trip; returns the text.
 std::string round_trip(const Report& r) {
   const std::string text = report_to_json(r);
@@ -35,7 +43,7 @@ std::string round_trip(const Report& r) {
   FUZZ_CHECK(back.ok(), "a written report does not read back: %s\n%s",
              back.status().ToString().c_str(), text.c_str());
   FUZZ_CHECK(report_to_json(*back) == text, "round trip changed the report:\n%s", text.c_str());
-  FUZZ_CHECK(back->scenarios == r.scenarios, "round trip changed the entries");
+  FUZZ_CHECK(untimed(back->scenarios) == untimed(r.scenarios), "round trip changed the entries");
   return text;
 }
 

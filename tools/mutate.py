@@ -202,6 +202,7 @@ def make_copy():
 
 def run_tests(tree, tests, timeout):
     cmd = ["bazel", "test", "--nocache_test_results", "--test_output=errors",
+           "--test_timeout=%d" % max(30, timeout - 60),
            "--noshow_progress", "--keep_going"] + tests
     start = time.time()
     try:
