@@ -50,7 +50,8 @@ REGIONS = [
       "check_timeout_mainline", "res_check_timeout", "pending_wait", "trylock_fallback",
       "mcs_queue", "queue_slowpath", "resilient_queued_spin_lock_slowpath",
       "resilient_tas_spin_lock"],
-     ["//tests/sync:rqspinlock_test", "//tests/sync:rqspinlock_sim_test"]),
+     ["//tests/sync:rqspinlock_test", "//tests/sync:rqspinlock_sim_test",
+      "//tests/sync:rqspinlock_mutants_test"]),
     ("alloc/stream_page.h",
      ["bpf_stream_page_check_room", "bpf_stream_page_push_elem", "bpf_stream_page_reserve_elem",
       "bpf_stream_page_get", "bpf_stream_page_put", "bpf_stream_page_reserve"],
@@ -68,7 +69,7 @@ REGIONS = [
       "int_conv", "pack_value", "done", "bpf_try_get_buffers", "bpf_bprintf_prepare",
       "bpf_stream_format"],
      ["//tests/stream:bprintf_test", "//tests/stream:bprintf_sim_test",
-      "//tests/fuzz:bprintf_fuzz_replay_test"]),
+      "//tests/stream:bprintf_mutants_test", "//tests/fuzz:bprintf_fuzz_replay_test"]),
 ]
 
 # (name, regex, replacement). Applied at each match inside a region.
