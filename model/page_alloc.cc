@@ -7,6 +7,9 @@
 
 #include "model/bug.h"
 #include "model/internal/hooks.h"
+#if !KMODEL_IS_SIM
+#include "model/native/page_pool.h"
+#endif
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -18,6 +21,7 @@ struct PageAllocator {
   std::atomic<s64> pages_live{0};
   std::atomic<u64> allocations{0};
   std::atomic<u64> injected_failures{0};
+  std::atomic<u64> source_failures{0};
 };
 
 PageAllocator& allocator() {
@@ -66,8 +70,16 @@ page* alloc_pages_nolock(gfp_t gfp_flags, int /*nid*/, unsigned int order) {
     return nullptr;
   }
   const std::size_t bytes = PAGE_SIZE << order;
+#if KMODEL_IS_SIM
   void* mem = std::aligned_alloc(bytes, bytes);
-  if (mem == nullptr) return nullptr;
+#else
+  // Async-signal-safe in interrupt context (model/native/page_pool.h).
+  void* mem = native::page_pool_alloc(order, bytes);
+#endif
+  if (mem == nullptr) {
+    a.source_failures.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   if (gfp_flags & __GFP_ZERO) std::memset(mem, 0, bytes);
   a.pages_live.fetch_add(1, std::memory_order_relaxed);
   a.allocations.fetch_add(1, std::memory_order_relaxed);
@@ -88,10 +100,10 @@ void free_pages_nolock(page* pg, unsigned int order) {
   // The simulator keeps the page (poisoned) until the run ends, so a stale
   // access is reported rather than landing in a reused page.
   if (internal::track_free(pg, bytes, "page", std::free)) return;
-#else
-  (void)bytes;
-#endif
   std::free(pg);
+#else
+  native::page_pool_free(pg, order, bytes);
+#endif
 }
 
 void* page_address(const page* pg) { return const_cast<page*>(pg); }
@@ -111,7 +123,8 @@ PageAllocStats page_alloc_stats() {
   PageAllocator& a = allocator();
   return {a.pages_live.load(std::memory_order_relaxed),
           a.allocations.load(std::memory_order_relaxed),
-          a.injected_failures.load(std::memory_order_relaxed)};
+          a.injected_failures.load(std::memory_order_relaxed),
+          a.source_failures.load(std::memory_order_relaxed)};
 }
 
 KMODEL_NAMESPACE_END

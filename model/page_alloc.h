@@ -18,8 +18,14 @@
 //   model checker explores at each call. The policy is global to the backend
 //   and deterministic for a given seed and call order.
 //
-// Accounting: page_alloc_stats() counts live pages and injected failures, so
-// tests can assert that nothing leaked.
+// Page source: the simulator uses the host allocator (and tracks every page).
+// Natively, interrupt context (signal-NMIs and hardirqs) cannot call malloc,
+// so pages come from a preallocated lock-free pool refilled outside signal
+// context (model/native/page_pool.h); an empty pool fails the allocation,
+// like the kernel's trylock-only path.
+//
+// Accounting: page_alloc_stats() counts live pages, injected failures and
+// the page source's refusals, so tests can assert that nothing leaked.
 #ifndef KMODEL_MODEL_PAGE_ALLOC_H_
 #define KMODEL_MODEL_PAGE_ALLOC_H_
 
@@ -67,6 +73,9 @@ struct PageAllocStats {
   s64 pages_live = 0;     // allocated and not yet freed
   u64 allocations = 0;    // successful calls
   u64 injected_failures = 0;
+  // Refused by the page source itself: the host is out of memory, or
+  // (natively, in interrupt context) the async-signal-safe pool is empty.
+  u64 source_failures = 0;
 };
 PageAllocStats page_alloc_stats();
 

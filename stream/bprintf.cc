@@ -420,15 +420,17 @@ void append_escaped(std::string& out, unsigned char c) {
 }  // namespace
 
 std::string bpf_bprintf_explain(const char* call, const char* fmt, int err,
-                                const bpf_bprintf_data& data) {
+                                const bpf_bprintf_data& data, std::size_t fmt_size) {
   std::string out = std::string(call) + "(\"";
-  const std::size_t len = std::strlen(fmt);
+  // Bounded: after prepare's "not NUL-terminated" error fmt has no NUL.
+  const std::size_t len = strnlen(fmt, fmt_size);
   for (std::size_t i = 0; i < len && i < 200; ++i) append_escaped(out, static_cast<unsigned char>(fmt[i]));
   out += len > 200 ? "\"...): " : "\"): ";
   if (err >= 0) return out + "ok";
   const char* name = errno_name(err);
   out += name ? name : std::to_string(err);
-  if (data.diag.offset >= 0 && static_cast<std::size_t>(data.diag.offset) <= len) {
+  if (data.diag.offset >= 0 && static_cast<std::size_t>(data.diag.offset) <= len &&
+      static_cast<std::size_t>(data.diag.offset) < fmt_size) {
     out += " at offset " + std::to_string(data.diag.offset) + " ('";
     const unsigned char c = static_cast<unsigned char>(fmt[data.diag.offset]);
     if (c == 0) out += "end of format";

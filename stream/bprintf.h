@@ -141,8 +141,11 @@ int bpf_snprintf(char* str, u32 str_size, const char* fmt, const u64* args, u32 
 
 // "bpf_bprintf_prepare(\"%5.2d\"): -EINVAL at offset 2 ('.'): precision ..."
 // `call` names the entry point; err is the errno the call returned.
+// fmt_size bounds the read of fmt (pass prepare's fmt_size: after its
+// "not NUL-terminated" error fmt has no NUL).
 std::string bpf_bprintf_explain(const char* call, const char* fmt, int err,
-                                const bpf_bprintf_data& data);
+                                const bpf_bprintf_data& data,
+                                std::size_t fmt_size = static_cast<std::size_t>(-1));
 
 // `cpu`'s nesting depth (the kernel's per-CPU bpf_bprintf_nest_level): the
 // number of bprintf users holding a buffer there; 0 when none.
