@@ -55,8 +55,12 @@ struct bpf_line_info {
 // The smallest record the kernel and libbpf accept (offsetofend(line_col)).
 inline constexpr u32 MIN_BPF_LINEINFO_SIZE = sizeof(bpf_line_info);
 
+// The uapi header <linux/bpf.h> defines these two as macros of the same
+// meaning; a file that includes both (a live-kernel test) gets the macros.
+#ifndef BPF_LINE_INFO_LINE_NUM
 constexpr u32 BPF_LINE_INFO_LINE_NUM(u32 line_col) { return line_col >> 10; }
 constexpr u32 BPF_LINE_INFO_LINE_COL(u32 line_col) { return line_col & 0x3ff; }
+#endif
 
 // The part of struct btf the line info needs: the string section. Like the
 // kernel's, it starts with an empty string at offset 0 and ends with a NUL,

@@ -44,6 +44,7 @@
 #include "model/native/cpu_binding.h"
 #include "model/page_alloc.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 #include "stream/bprintf.h"
 #include "tests/kernel/bpf_test_support.h"
@@ -294,7 +295,7 @@ ModelAnswer run_model(const Case& c) {
   ModelAnswer m;
   // A fresh program per case, as the kernel side loads one per case (the
   // 6.18 capacity leak of failed writes must not carry over).
-  kmodel::bpf_prog_streams prog;
+  kmodel::bpf_prog_unregistered prog;
   kmodel::bpf_prog_stream_init(&prog);
   m.vprintk = kmodel::bpf_stream_vprintk(static_cast<int>(c.stream_id), c.fmt.c_str(), args,
                                          c.data_len, &prog);

@@ -26,6 +26,7 @@
 #include "model/native/cpu_binding.h"
 #include "model/page_alloc.h"
 #include "model/profile.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 #include "tests/kernel/bpf_test_support.h"
 
@@ -49,7 +50,7 @@ std::vector<int> model_writes(kmodel::Profile profile) {
   kmodel::ScopedProfile p(profile);
   kmodel::set_page_fault_policy(kmodel::PageFaultPolicy::every_nth(1));
   kmodel::bpf_stream_alloc_drain_all();
-  kmodel::bpf_prog_streams prog;
+  kmodel::bpf_prog_unregistered prog;
   kmodel::bpf_prog_stream_init(&prog);
   const std::string fmt(1000, 'c');
   const kmodel::u64 args[1] = {0};  // as the BPF program: one unused argument

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "model/native/cpu_binding.h"
+#include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
 #include "tests/kernel/bpf_test_support.h"
 
@@ -140,7 +141,7 @@ TEST_CASE("BPF_PROG_STREAM_READ_BY_FD: the kernel's answers to malformed reads")
   close(closed);
 
   kmodel::native::CpuBinding cpu(0);
-  kmodel::bpf_prog_streams model_prog;
+  kmodel::bpf_prog_unregistered model_prog;
   kmodel::bpf_prog_stream_init(&model_prog);
 
   char buf[64];
