@@ -90,7 +90,7 @@ const ScenarioRegistrar kLongOutput({
     "refuses it before the charge (-E2BIG)",
     Config{.cpus = 1, .iterations = 1},
     capacity_leak_long_output,
-    // expects (linux-6.18): assertion "kept its charge"
+    // expects (linux-6.18): failed "kept its charge"
     {{Profile::kSeed, Expect::kPass},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kPass}},
@@ -102,7 +102,7 @@ const ScenarioRegistrar kAllocFailure({
     "nothing queued); mainline gives it back",
     Config{.cpus = 1, .iterations = 1},
     capacity_leak_alloc_failure,
-    // expects (seed, linux-6.18): assertion "kept its charge"
+    // expects (seed, linux-6.18): failed "kept its charge"
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kPass}},
@@ -115,7 +115,7 @@ const ScenarioRegistrar kPackedOverrun({
     "(negative room compared as size_t): 521 bytes packed into 512, no -ENOSPC",
     Config{.cpus = 1, .iterations = 1},
     bprintf_packed_overrun,
-    // expects: assertion "the cursor ran past bin_args"
+    // expects: failed "the cursor ran past bin_args"
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kViolation}},
