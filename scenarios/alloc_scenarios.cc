@@ -316,7 +316,7 @@ const ScenarioRegistrar kZeroLen({
     "past the page (bpf_stream_page_check_room lets len 0 through)",
     Config{.cpus = 1, .iterations = 1},
     zero_len_overrun,
-    // expects (seed): failed "WARN_ON_ONCE"
+    // expects (seed): failed "WARN_ON(consumed + size"
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kPass}},

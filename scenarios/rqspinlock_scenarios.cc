@@ -627,7 +627,7 @@ const ScenarioRegistrar kDeadlockKeepsQueue({
     "mainline (7bd6e5ce5be6) hands the queue on",
     Config{.cpus = 4, .seed = 29, .iterations = 3000, .max_steps = 60000},
     deadlock_keeps_queue,
-    // expects: assertion "a bystander holding no lock got -EDEADLK"
+    // expects: failed "a bystander holding no lock got -EDEADLK"
     {{Profile::kSeed, Expect::kViolation},
      {Profile::kLinux618, Expect::kViolation},
      {Profile::kMainline, Expect::kPass}},
