@@ -20,7 +20,10 @@ namespace {
 
 struct NativeCpu {
   CpuContext ctx;
-  std::atomic<bool> bound{false};
+  std::atomic<bool> bound{false};  // claimed by a CpuBinding
+  // Set (release) once `thread` and `ctx` are written: senders check this,
+  // not `bound`, which is claimed before the thread id is known.
+  std::atomic<bool> ready{false};
   pthread_t thread{};
   std::atomic<void (*)(void*)> nmi_fn{nullptr};
   std::atomic<void*> nmi_arg{nullptr};
@@ -99,7 +102,7 @@ bool valid_cpu(int cpu) { return cpu >= 0 && cpu < NR_CPUS; }
 int send(int cpu, int sig) {
   if (!valid_cpu(cpu)) return -EINVAL;
   NativeCpu& c = g_cpus[cpu];
-  if (!c.bound.load(std::memory_order_acquire)) return -ESRCH;
+  if (!c.ready.load(std::memory_order_acquire)) return -ESRCH;
   return -pthread_kill(c.thread, sig);
 }
 
@@ -131,6 +134,7 @@ CpuBinding::CpuBinding(int cpu) : cpu_(cpu) {
   c.thread = pthread_self();
   internal::tls_current_cpu = &c.ctx;
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  c.ready.store(true, std::memory_order_release);
 }
 
 CpuBinding::~CpuBinding() {
@@ -141,6 +145,7 @@ CpuBinding::~CpuBinding() {
   sigaddset(&set, nmi_signal());
   sigaddset(&set, hardirq_signal());
   pthread_sigmask(SIG_BLOCK, &set, &old);
+  c.ready.store(false, std::memory_order_release);
   c.bound.store(false, std::memory_order_release);
   internal::tls_current_cpu = nullptr;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
