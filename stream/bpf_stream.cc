@@ -33,7 +33,10 @@ void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock) {
 }
 
 void bpf_prog_stream_init(bpf_prog* prog) {
+  int id = BPF_STDOUT;
   for (bpf_stream& s : prog->aux->stream) {
+    s.stream_id = id++;
+    raw_res_spin_lock_init(&s.res_lock);
     atomic_set(&s.capacity, 0);
     init_llist_head(&s.log);
     s.backlog_head = nullptr;

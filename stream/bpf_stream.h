@@ -61,6 +61,7 @@
 #include "model/atomic.h"
 #include "model/types.h"
 #include "sync/llist.h"
+#include "sync/rqspinlock.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -90,6 +91,12 @@ struct bpf_stream {
   llist_node* backlog_head = nullptr;
   llist_node* backlog_tail = nullptr;
   bpf_stream_reader_lock lock;
+  // The seed's BPF-side reader (stream/bpf_stream_seed.h): its backlog lock
+  // (the seed's stream->lock, an rqspinlock: popped from any context) and
+  // which of the program's streams this is (bpf_prog_stream_put finds the
+  // program from it).
+  rqspinlock_t res_lock;
+  int stream_id = 0;
 };
 
 struct bpf_prog;      // stream/bpf_prog.h
