@@ -21,6 +21,8 @@
 #include "scenarios/catalogue.h"
 #include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
+#include "stream/bpf_stream_seed.h"
+#include "sync/rqspinlock.h"
 
 KMODEL_NAMESPACE_BEGIN
 namespace stream_read_scenarios {
@@ -270,6 +272,100 @@ void exhaustion_at_boundary(Scenario& s) {
   });
 }
 
+
+namespace {
+
+void seed_next_elem(Scenario& s, bool with_nmi, bool check_order) {
+  struct Popped {
+    std::vector<std::string> by[5];  // popper: CPUs 0-2, the NMI, the end check
+  };
+  // The rqspinlock samples the clock at every spin (sync/rqspinlock.h): an
+  // NMI that finds its CPU holding the lock gives up within the budget.
+  rqspinlock_cadence cadence;
+  cadence.spins_per_clock_sample = 1;
+  rqspinlock_set_cadence(cadence);
+  auto st = std::make_shared<State>();
+  auto popped = std::make_shared<Popped>();
+  auto cpu0_in_next = std::make_shared<bool>(false);
+  if (with_nmi) st->goal_a = s.goal("the NMI popped while CPU 0 was inside bpf_stream_next_elem");
+  st->goal_b = s.goal("messages popped by at least two of the concurrent poppers");
+  auto pop = [st, popped](int who) {
+    bpf_stream_elem* e = bpf_stream_next_elem(st->out());
+    if (e == nullptr) return false;
+    bpf_dynptr_kern d;
+    const bpf_mem_slice slice = bpf_stream_elem_mem_slice(e);
+    MODEL_ASSERT(bpf_dynptr_from_mem_slice(&slice, 0, &d) == 0, "dynptr from a popped element");
+    std::string msg(bpf_dynptr_size(&d), '\0');
+    MODEL_ASSERT(bpf_dynptr_read(msg.data(), bpf_dynptr_size(&d), &d, 0, 0) == 0, "dynptr read");
+    popped->by[who].push_back(msg);
+    bpf_stream_free_elem(e);
+    return true;
+  };
+  s.on_cpu(0, [st, pop, cpu0_in_next] {
+    for (int i = 0; i < 3; i++) st->write('A', i);
+    *cpu0_in_next = true;
+    pop(0);
+    *cpu0_in_next = false;
+  });
+  auto nmi_seq = std::make_shared<int>(0);
+  if (with_nmi) {
+    s.nmi(0, [st, pop, cpu0_in_next, nmi_seq] {
+      if (*cpu0_in_next) reached(st->goal_a);
+      st->write('N', (*nmi_seq)++);
+      pop(3);
+    }, 2);
+  }
+  s.on_cpu(1, [st, pop] {
+    for (int i = 0; i < 2; i++) st->write('B', i);
+    pop(1);
+    pop(1);
+  });
+  s.on_cpu(2, [pop] {
+    pop(2);
+    pop(2);
+  });
+  s.at_end([st, popped, pop, check_order] {
+    while (pop(4)) {
+    }
+    // Per popper, each writer's messages in order; all poppers together:
+    // each accepted message exactly once.
+    std::map<std::string, int> seen;
+    for (const auto& list : popped->by) {
+      std::map<char, int> last;
+      for (const std::string& m : list) {
+        seen[m]++;
+        const int seq = m[1] - '0';
+        MODEL_ASSERT(!check_order || last.count(m[0]) == 0 || last[m[0]] < seq,
+                     absl::StrCat("seed next_elem: writer ", std::string(1, m[0]),
+                                  " popped out of order (", m, ")"));
+        last[m[0]] = seq;
+      }
+    }
+    int poppers = 0;
+    for (int i = 0; i < 4; i++) poppers += popped->by[i].empty() ? 0 : 1;
+    if (poppers >= 2) reached(st->goal_b);
+    const bpf_stream_seed_stats stats = bpf_stream_seed_stats_read();
+    MODEL_ASSERT(stats.batches_dropped == 0,
+                 absl::StrCat("seed next_elem: a detached batch of ", stats.elems_dropped,
+                              " messages freed when the lock failed (", stats.bytes_dropped,
+                              " bytes still charged)"));
+    for (const auto& [m, n] : seen)
+      MODEL_ASSERT(n == 1, absl::StrCat("seed next_elem: ", m, " popped ", n, " times"));
+    for (const auto& [w, seqs] : st->accepted)
+      for (int q : seqs)
+        MODEL_ASSERT(seen.count(absl::StrCat(std::string(1, w), q, ";")) != 0,
+                     absl::StrCat("seed next_elem: accepted ", std::string(1, w), q,
+                                  " never popped"));
+    check_capacity_invariant(st.get(), "after popping everything");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void seed_next_elem_concurrent(Scenario& s) { seed_next_elem(s, true, false); }
+void seed_next_elem_order(Scenario& s) { seed_next_elem(s, false, true); }
+
 namespace {
 
 using P = Profile;
@@ -319,6 +415,35 @@ const ScenarioRegistrar kBoundary({
     .config = {.cpus = 2, .iterations = 300},
     .scenario = exhaustion_at_boundary,
     .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+});
+
+const ScenarioRegistrar kSeedNextElem({
+    .name = "stream/seed_next_elem_concurrent",
+    .description = "the seed's bpf_stream_next_elem from CPUs 0-2 and an NMI on CPU 0 against "
+                   "writers: a failed lock frees a detached batch (messages lost, charge kept)",
+    .config = {.cpus = 3, .iterations = 300, .interrupt_probability = 0.05},
+    .scenario = seed_next_elem_concurrent,
+    .expect = {
+        // expects: assertion "freed when the lock failed"
+        {P::kSeed, E::kViolation},
+        // expects: assertion "freed when the lock failed"
+        {P::kLinux618, E::kViolation},
+        {P::kMainline, E::kPass}},
+});
+
+const ScenarioRegistrar kSeedNextElemOrder({
+    .name = "stream/seed_next_elem_order",
+    .description = "the seed's bpf_stream_next_elem from three CPUs: a batch detached outside "
+                   "the lock can be appended after a later one (per-writer order broken)",
+    .config = {.cpus = 3, .iterations = 1000},
+    .scenario = seed_next_elem_order,
+    .expect = {
+        // expects: assertion "popped out of order"
+        {P::kSeed, E::kViolation},
+        // expects: assertion "popped out of order"
+        {P::kLinux618, E::kViolation},
+        // expects: assertion "popped out of order"
+        {P::kMainline, E::kViolation}},
 });
 
 }  // namespace

@@ -26,6 +26,15 @@ void capacity_invariant_failures(Scenario& s);
 // refused, a 9-byte one fits unless another CPU's byte is still charged.
 void exhaustion_at_boundary(Scenario& s);
 
+// The seed's BPF-side reader: writers on CPUs 0 and 1, bpf_stream_next_elem
+// from CPUs 0-2 and an NMI on CPU 0: every accepted message popped exactly
+// once, the charge ends at 0. The seed frees a detached batch when its lock
+// fails (seed/6.18 rqspinlock: found; mainline's: not).
+void seed_next_elem_concurrent(Scenario& s);
+// The same without the NMI, checking each popper's per-writer order: a
+// batch detached outside the lock can be appended after a later batch.
+void seed_next_elem_order(Scenario& s);
+
 }  // namespace stream_read_scenarios
 KMODEL_NAMESPACE_END
 
