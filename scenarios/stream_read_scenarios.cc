@@ -348,7 +348,9 @@ void seed_next_elem(Scenario& s, bool with_nmi, bool check_order) {
     MODEL_ASSERT(stats.batches_dropped == 0,
                  absl::StrCat("seed next_elem: a detached batch of ", stats.elems_dropped,
                               " messages freed when the lock failed (", stats.bytes_dropped,
-                              " bytes still charged)"));
+                              " bytes still charged; the lock returned ", stats.last_error,
+                              " on CPU ", stats.last_cpu, stats.last_in_nmi ? " in NMI" : "",
+                              ")"));
     for (const auto& [m, n] : seen)
       MODEL_ASSERT(n == 1, absl::StrCat("seed next_elem: ", m, " popped ", n, " times"));
     for (const auto& [w, seqs] : st->accepted)

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "model/atomic.h"
+#include "model/cpu.h"
 #include "model/machine_state.h"
 #include "stream/bpf_prog.h"
 #include "sync/rqspinlock.h"
@@ -14,8 +15,12 @@ KMODEL_NAMESPACE_BEGIN
 namespace {
 
 atomic_t g_batches_dropped, g_elems_dropped, g_bytes_dropped;
+atomic_t g_last_error, g_last_cpu, g_last_in_nmi;
 
 void reset_stats() {
+  atomic_set(&g_last_error, 0);
+  atomic_set(&g_last_cpu, -1);
+  atomic_set(&g_last_in_nmi, 0);
   atomic_set(&g_batches_dropped, 0);
   atomic_set(&g_elems_dropped, 0);
   atomic_set(&g_bytes_dropped, 0);
@@ -36,7 +41,10 @@ llist_node* backlog_pop(bpf_stream* stream) {
 }
 
 // The seed's failure path: the detached batch is freed, its charge kept.
-void drop_batch(llist_node* head) {
+void drop_batch(llist_node* head, int error) {
+  atomic_set(&g_last_error, error);
+  atomic_set(&g_last_cpu, smp_processor_id());
+  atomic_set(&g_last_in_nmi, in_nmi() ? 1 : 0);
   int elems = 0, bytes = 0;
   for (llist_node* n = head; n != nullptr; n = llist_next(n)) {
     elems++;
@@ -55,8 +63,8 @@ llist_node* log_pop(bpf_stream* stream) {
   if (tail == nullptr) return nullptr;
   llist_node* head = llist_reverse_order(tail);
   unsigned long flags = 0;
-  if (raw_res_spin_lock_irqsave(&stream->res_lock, flags)) {
-    drop_batch(head);
+  if (const int err = raw_res_spin_lock_irqsave(&stream->res_lock, flags)) {
+    drop_batch(head, err);
     return nullptr;
   }
   if (stream->backlog_head == nullptr) {
@@ -130,7 +138,8 @@ int bpf_dynptr_write(const bpf_dynptr_kern* dst, u32 offset, const void* src, u3
 bpf_stream_seed_stats bpf_stream_seed_stats_read() {
   return {static_cast<u64>(atomic_read(&g_batches_dropped)),
           static_cast<u64>(atomic_read(&g_elems_dropped)),
-          static_cast<u64>(atomic_read(&g_bytes_dropped))};
+          static_cast<u64>(atomic_read(&g_bytes_dropped)), atomic_read(&g_last_error),
+          atomic_read(&g_last_cpu), atomic_read(&g_last_in_nmi) != 0};
 }
 
 KMODEL_NAMESPACE_END

@@ -83,6 +83,10 @@ struct bpf_stream_seed_stats {
   u64 batches_dropped;  // detached batches freed because the lock failed
   u64 elems_dropped;
   u64 bytes_dropped;    // their payload: charged, never given back
+  // The last drop: the lock's error, the CPU and whether it ran in an NMI.
+  int last_error;
+  int last_cpu;
+  bool last_in_nmi;
 };
 bpf_stream_seed_stats bpf_stream_seed_stats_read();
 
