@@ -76,15 +76,23 @@ std::unique_ptr<bpf_prog> make_func(const bpf_object_linfo* obj, const bpf_objec
   return prog;
 }
 
-int install_fd(bpf_fd_table* table, bpf_prog* prog) {
+int install_fd(bpf_fd_table* table, bpf_fd_file file) {
   for (std::size_t i = 0; i < table->fds.size(); i++) {
-    if (table->fds[i] == nullptr) {
-      table->fds[i] = prog;
+    if (!table->fds[i].open()) {
+      table->fds[i] = file;
       return BPF_FD_BASE + static_cast<int>(i);
     }
   }
-  table->fds.push_back(prog);
+  table->fds.push_back(file);
   return BPF_FD_BASE + static_cast<int>(table->fds.size()) - 1;
+}
+
+// The open file of fd, or nullptr (-EBADF).
+bpf_fd_file* fd_lookup(bpf_fd_table* table, int fd) {
+  if (fd < BPF_FD_BASE) return nullptr;
+  const auto i = static_cast<std::size_t>(fd - BPF_FD_BASE);
+  if (i >= table->fds.size() || !table->fds[i].open()) return nullptr;
+  return &table->fds[i];
 }
 
 // Registers main (owning its subprograms through aux->func) and returns an fd.
@@ -106,7 +114,7 @@ int register_prog(bpf_fd_table* table, std::vector<std::unique_ptr<bpf_prog>> fu
   atomic_set(&main->aux->stream_error_cnt, 0);
   atomic_set(&main->aux->refcnt, 1);  // the fd's
   r.by_id[main->aux->id] = main;
-  return install_fd(table, main);
+  return install_fd(table, bpf_fd_file{bpf_fd_kind::kProg, main});
 }
 
 }  // namespace
@@ -157,14 +165,19 @@ int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len, in
   return register_prog(table, std::move(funcs));
 }
 
-bpf_prog* bpf_prog_get(bpf_fd_table* table, int fd) {
-  const int i = fd - BPF_FD_BASE;
-  if (i < 0 || static_cast<std::size_t>(i) >= table->fds.size() ||
-      table->fds[static_cast<std::size_t>(i)] == nullptr)
+int bpf_fd_install_file(bpf_fd_table* table, bpf_fd_kind kind) {
+  return install_fd(table, bpf_fd_file{kind, nullptr});
+}
+
+bpf_prog* bpf_prog_get(bpf_fd_table* table, int fd, int* err) {
+  bpf_fd_file* file = fd_lookup(table, fd);
+  const int e = file == nullptr ? -EBADF : file->kind != bpf_fd_kind::kProg ? -EINVAL : 0;
+  if (e != 0) {
+    if (err != nullptr) *err = e;
     return nullptr;
-  bpf_prog* prog = table->fds[static_cast<std::size_t>(i)];
-  bpf_prog_inc(prog);
-  return prog;
+  }
+  bpf_prog_inc(file->prog);
+  return file->prog;
 }
 
 void bpf_prog_inc(bpf_prog* prog) { atomic_inc(&prog->aux->refcnt); }
@@ -184,19 +197,17 @@ void bpf_prog_put(bpf_prog* prog) {
 }
 
 int bpf_prog_close_fd(bpf_fd_table* table, int fd) {
-  const int i = fd - BPF_FD_BASE;
-  if (i < 0 || static_cast<std::size_t>(i) >= table->fds.size() ||
-      table->fds[static_cast<std::size_t>(i)] == nullptr)
-    return -EBADF;
-  bpf_prog* prog = table->fds[static_cast<std::size_t>(i)];
-  table->fds[static_cast<std::size_t>(i)] = nullptr;
-  bpf_prog_put(prog);
+  bpf_fd_file* file = fd_lookup(table, fd);
+  if (file == nullptr) return -EBADF;
+  const bpf_fd_file closed = *file;
+  *file = bpf_fd_file{};
+  if (closed.kind == bpf_fd_kind::kProg) bpf_prog_put(closed.prog);
   return 0;
 }
 
 void bpf_fd_table_release(bpf_fd_table* table) {
   for (std::size_t i = 0; i < table->fds.size(); i++)
-    if (table->fds[i] != nullptr) bpf_prog_close_fd(table, BPF_FD_BASE + static_cast<int>(i));
+    if (table->fds[i].open()) bpf_prog_close_fd(table, BPF_FD_BASE + static_cast<int>(i));
   table->fds.clear();
 }
 
@@ -223,12 +234,28 @@ int bpf_prog_registry_count() {
   return static_cast<int>(r.by_id.size());
 }
 
-int bpf_prog_stream_read_by_fd(bpf_fd_table* table, int fd, int stream_id, char* buf, int len) {
-  bpf_prog* prog = bpf_prog_get(table, fd);
-  if (prog == nullptr) return -EINVAL;
-  const int ret = bpf_prog_stream_read(prog, stream_id, buf, len);
+int bpf_prog_stream_read_by_fd(bpf_fd_table* table, const bpf_prog_stream_read_attr& attr) {
+  if (attr.past_last_field != 0) return -EINVAL;  // CHECK_ATTR
+  int err = 0;
+  // The kernel's prog_fd is a u32 handed to an int parameter.
+  bpf_prog* prog = bpf_prog_get(table, static_cast<int>(attr.prog_fd), &err);
+  if (prog == nullptr) return err;
+  bpf_user_buf null_buf = bpf_user_buf_of(nullptr, 0);
+  const int ret = bpf_prog_stream_read(prog, static_cast<int>(attr.stream_id),
+                                       attr.stream_buf != nullptr ? attr.stream_buf : &null_buf,
+                                       attr.stream_buf_len);
   bpf_prog_put(prog);
   return ret;
+}
+
+int bpf_prog_stream_read_by_fd(bpf_fd_table* table, int fd, int stream_id, char* buf, int len) {
+  bpf_user_buf ubuf = bpf_user_buf_of(buf, len > 0 ? static_cast<u64>(len) : 0);
+  bpf_prog_stream_read_attr attr;
+  attr.stream_buf = &ubuf;
+  attr.stream_buf_len = static_cast<u32>(len);
+  attr.stream_id = static_cast<u32>(stream_id);
+  attr.prog_fd = static_cast<u32>(fd);
+  return bpf_prog_stream_read_by_fd(table, attr);
 }
 
 // ---- The running CPU ---------------------------------------------------------------

@@ -117,11 +117,22 @@ inline int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, 
   return bpf_stream_vprintk(stream_id, fmt, args, len, prog->aux);
 }
 
-// A process's fd table (the model's struct files_struct for bpf fds).
+// A process's fd table (the model's struct files_struct). An open fd is a
+// program or some other file: the syscall tells them apart (a map, a
+// non-BPF file: -EINVAL), as the kernel's bpf_prog_get does by f_op.
+enum class bpf_fd_kind { kProg, kMap, kOther };
+struct bpf_fd_file {
+  bpf_fd_kind kind = bpf_fd_kind::kProg;
+  bpf_prog* prog = nullptr;  // kProg only
+  bool open() const { return kind != bpf_fd_kind::kProg || prog != nullptr; }
+};
 struct bpf_fd_table {
-  std::vector<bpf_prog*> fds;  // index = fd - BPF_FD_BASE; nullptr = closed
+  std::vector<bpf_fd_file> fds;  // index = fd - BPF_FD_BASE; !open() = closed
 };
 inline constexpr int BPF_FD_BASE = 3;
+
+// Opens an fd of a file that is not a program (a map, /dev/null); returns it.
+int bpf_fd_install_file(bpf_fd_table* table, bpf_fd_kind kind);
 
 // Loads `main_name` of `obj` with the subprograms `subprog_names` (functions
 // of .text it calls), installs an fd in `table` and returns it, or
@@ -138,13 +149,14 @@ int bpf_prog_load(bpf_fd_table* table, std::shared_ptr<const bpf_object_linfo> o
 int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len,
                        int nr_subprogs = 0);
 
-// bpf_prog_get(fd): the program (a new reference), or nullptr for a bad fd
-// (the syscall's -EINVAL). Drop it with bpf_prog_put.
-bpf_prog* bpf_prog_get(bpf_fd_table* table, int fd);
+// bpf_prog_get(fd): the program (a new reference), or nullptr with *err
+// (when err is given) -EBADF for a negative or closed fd, -EINVAL for an
+// open fd that is not a program. Drop it with bpf_prog_put.
+bpf_prog* bpf_prog_get(bpf_fd_table* table, int fd, int* err = nullptr);
 void bpf_prog_inc(bpf_prog* prog);
 // Drops a reference; the last one tears the program down (see above).
 void bpf_prog_put(bpf_prog* prog);
-// close(fd): 0 or -EBADF.
+// close(fd), a program's or another file's: 0 or -EBADF.
 int bpf_prog_close_fd(bpf_fd_table* table, int fd);
 // Closes every fd of the table (process exit).
 void bpf_fd_table_release(bpf_fd_table* table);
@@ -156,7 +168,23 @@ bpf_prog* bpf_prog_ksym_find(u64 ip);
 // Registered programs (main programs).
 int bpf_prog_registry_count();
 
-// BPF_PROG_STREAM_READ_BY_FD: -EINVAL bad fd, -ENOENT bad stream id.
+// BPF_PROG_STREAM_READ_BY_FD (kernel/bpf/syscall.c, prog_stream_read): the
+// attribute as the syscall copies it in, with the word after prog_fd that
+// CHECK_ATTR requires to be zero. The buffer is the model's user memory.
+struct bpf_prog_stream_read_attr {
+  bpf_user_buf* stream_buf = nullptr;  // nullptr: the user address 0
+  u32 stream_buf_len = 0;
+  u32 stream_id = 0;
+  u32 prog_fd = 0;          // the u32 the kernel reads; -1 is 0xffffffff
+  u32 past_last_field = 0;  // any non-zero byte after prog_fd
+};
+// In the kernel's order: CHECK_ATTR (-EINVAL for a non-zero byte after
+// prog_fd), the fd (-EBADF negative/closed, -EINVAL not a program), the
+// stream id (-ENOENT), the length (mainline: -EINVAL above INT_MAX), then
+// the read (bytes copied, or -EFAULT: bpf_stream_read). A failed check
+// changes no state.
+int bpf_prog_stream_read_by_fd(bpf_fd_table* table, const bpf_prog_stream_read_attr& attr);
+// The same with a kernel buffer of len writable bytes (nullptr: address 0).
 int bpf_prog_stream_read_by_fd(bpf_fd_table* table, int fd, int stream_id, char* buf, int len);
 
 // ---- The running CPU -----------------------------------------------------------

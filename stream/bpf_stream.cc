@@ -2,6 +2,7 @@
 #include "stream/bpf_stream.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include <cstdarg>
@@ -32,7 +33,10 @@ void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock) {
 }
 
 void bpf_prog_stream_init(bpf_prog* prog) {
+  int id = BPF_STDOUT;
   for (bpf_stream& s : prog->aux->stream) {
+    s.stream_id = id++;
+    raw_res_spin_lock_init(&s.res_lock);
     atomic_set(&s.capacity, 0);
     init_llist_head(&s.log);
     s.backlog_head = nullptr;
@@ -162,9 +166,19 @@ bool bpf_stream_consume_elem(bpf_stream_elem* elem, int* len) {
 
 }  // namespace
 
-int bpf_stream_read(bpf_stream* stream, char* buf, int len) {
-  if (len <= 0) return 0;
+unsigned long copy_to_user(bpf_user_buf* to, u64 offset, const void* from, unsigned long n) {
+  // access_ok: the range must not wrap or leave the (model's) address space.
+  if (n > (u64{1} << 47) || offset > (u64{1} << 47)) return n;
+  const u64 limit = std::min(to->size, to->fault_from);
+  const u64 ok = offset >= limit ? 0 : std::min<u64>(n, limit - offset);
+  if (ok != 0) std::memcpy(to->mem + offset, from, static_cast<std::size_t>(ok));
+  return static_cast<unsigned long>(n - ok);
+}
+
+int bpf_stream_read(bpf_stream* stream, bpf_user_buf* buf, int len) {
+  const bool keep_partial = current_profile() == Profile::kMainline;
   int rem_len = len;
+  int ret = 0;
   bpf_stream_reader_lock_acquire(&stream->lock);
   while (rem_len) {
     const int pos = len - rem_len;
@@ -177,22 +191,48 @@ int bpf_stream_read(bpf_stream* stream, char* buf, int len) {
     bpf_stream_elem* elem = llist_entry(node, bpf_stream_elem, node);
     const int cons_len = elem->consumed_len;
     const bool done = bpf_stream_consume_elem(elem, &rem_len);
-    // The kernel's copy_to_user (and its -EFAULT path) is a plain copy here.
-    std::memcpy(buf + pos, elem->str + cons_len,
-                static_cast<std::size_t>(elem->consumed_len - cons_len));
+    // The chunk as the kernel passes it: an int widened to unsigned long.
+    const unsigned long chunk =
+        static_cast<unsigned long>(static_cast<long>(elem->consumed_len - cons_len));
+    const unsigned long missed = copy_to_user(buf, static_cast<u64>(pos), elem->str + cons_len, chunk);
+    if (missed != 0) {
+      if (!keep_partial || missed > chunk) {
+        // 6.18: the whole chunk is taken back, the call fails.
+        rem_len += elem->consumed_len - cons_len;
+        elem->consumed_len = cons_len;
+        ret = -EFAULT;
+      } else {
+        // mainline: the copied prefix stays consumed.
+        elem->consumed_len -= static_cast<int>(missed);
+        rem_len += static_cast<int>(missed);
+        ret = rem_len == len ? -EFAULT : 0;
+      }
+      break;
+    }
     if (!done) continue;
     bpf_stream_backlog_pop(stream);
     bpf_stream_release_capacity(stream, elem);
     bpf_stream_free_elem(elem);
   }
   bpf_stream_reader_lock_release(&stream->lock);
-  return len - rem_len;
+  return ret != 0 ? ret : len - rem_len;
+}
+
+int bpf_stream_read(bpf_stream* stream, char* buf, int len) {
+  bpf_user_buf ubuf = bpf_user_buf_of(buf, len > 0 ? static_cast<u64>(len) : 0);
+  return bpf_stream_read(stream, &ubuf, len);
+}
+
+int bpf_prog_stream_read(bpf_prog* prog, int stream_id, bpf_user_buf* buf, u32 len) {
+  bpf_stream* stream = bpf_stream_get(stream_id, prog->aux);
+  if (stream == nullptr) return -ENOENT;
+  if (current_profile() == Profile::kMainline && len > static_cast<u32>(INT_MAX)) return -EINVAL;
+  return bpf_stream_read(stream, buf, static_cast<int>(len));
 }
 
 int bpf_prog_stream_read(bpf_prog* prog, int stream_id, char* buf, int len) {
-  bpf_stream* stream = bpf_stream_get(stream_id, prog->aux);
-  if (stream == nullptr) return -ENOENT;
-  return bpf_stream_read(stream, buf, len);
+  bpf_user_buf ubuf = bpf_user_buf_of(buf, len > 0 ? static_cast<u64>(len) : 0);
+  return bpf_prog_stream_read(prog, stream_id, &ubuf, static_cast<u32>(len));
 }
 
 // ---- Staging ---------------------------------------------------------------------

@@ -40,8 +40,11 @@
 //                                        leaked (kernel bug)  the charge
 //   alloc failure      capacity leaked   capacity leaked      capacity given
 //   after the charge                     (kernel bug)         back
-//   The reader is the 6.18 syscall reader under every profile (the seed's
-//   BPF-side reader is not modelled).
+//   read fault         -EFAULT, earlier     -EFAULT, earlier     bytes copied
+//                      elements lost        elements lost        (-EFAULT if none)
+//   read len > INT_MAX as a negative int   as a negative int    -EINVAL
+//   The syscall reader above serves every profile (the seed's BPF-side reader
+//   is not modelled).
 //
 // The reader lock: the kernel's 6.18 reader takes a mutex. A std::mutex would
 // be invisible to the simulator, so the model uses bpf_stream_reader_lock, a
@@ -58,6 +61,7 @@
 #include "model/atomic.h"
 #include "model/types.h"
 #include "sync/llist.h"
+#include "sync/rqspinlock.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -87,6 +91,12 @@ struct bpf_stream {
   llist_node* backlog_head = nullptr;
   llist_node* backlog_tail = nullptr;
   bpf_stream_reader_lock lock;
+  // The seed's BPF-side reader (stream/bpf_stream_seed.h): its backlog lock
+  // (the seed's stream->lock, an rqspinlock: popped from any context) and
+  // which of the program's streams this is (bpf_prog_stream_put finds the
+  // program from it).
+  rqspinlock_t res_lock;
+  int stream_id = 0;
 };
 
 struct bpf_prog;      // stream/bpf_prog.h
@@ -114,9 +124,52 @@ int bpf_stream_push_str(bpf_stream* stream, const char* str, int len);
 int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len,
                        bpf_prog_aux* aux);
 
+// ---- The reader's user buffer ---------------------------------------------------
+//
+// The model of the user memory the syscall copies to: `size` bytes at `mem`,
+// split into pages of `page_size` bytes, of which every page from offset
+// `fault_from` (page aligned) on is unmapped or read-only. copy_to_user()
+// copies up to the first faulting byte and returns the bytes NOT copied, as
+// the kernel's does (a size whose unsigned long is past the address space,
+// e.g. a negative int, fails access_ok: nothing copied). A NULL buffer is
+// the user address 0: nothing mapped.
+struct bpf_user_buf {
+  char* mem = nullptr;
+  u64 size = 0;
+  u64 fault_from = ~u64{0};  // first offset that faults; ~0: none within size
+  static constexpr u64 page_size = 4096;
+};
+// A buffer of `len` writable bytes at mem (nullptr: address 0, unmapped).
+inline bpf_user_buf bpf_user_buf_of(char* mem, u64 len) {
+  bpf_user_buf b;
+  b.mem = mem;
+  b.size = mem != nullptr ? len : 0;
+  b.fault_from = mem != nullptr ? ~u64{0} : 0;
+  return b;
+}
+unsigned long copy_to_user(bpf_user_buf* to, u64 offset, const void* from, unsigned long n);
+
+// bpf_stream_read(stream, buf, len): the syscall's reader (see the contract
+// above) with the kernel's fault handling, per profile:
+//   seed, linux-6.18  a copy that faults restores the current element's
+//                     consumed length and returns -EFAULT, even when earlier
+//                     elements of the same call were already copied, given
+//                     back and freed: their bytes are lost (kernel bug,
+//                     docs/kernel-findings.md #5).
+//   mainline          keeps what was copied (the faulting element's copied
+//                     prefix included), returns that count; -EFAULT only
+//                     when nothing was copied.
+// len is the kernel's int: a negative one (a u32 length above INT_MAX that
+// linux-6.18 passes on) copies nothing: 0 on an empty stream, else -EFAULT
+// with the data kept (the copy size is negative, access_ok refuses it).
+int bpf_stream_read(bpf_stream* stream, bpf_user_buf* buf, int len);
+// A kernel buffer: all of [buf, buf + len) writable; nullptr is address 0.
 int bpf_stream_read(bpf_stream* stream, char* buf, int len);
 
-// BPF_PROG_STREAM_READ_BY_FD after the fd lookup: -ENOENT for a bad id.
+// BPF_PROG_STREAM_READ_BY_FD after the fd lookup: -ENOENT for a bad id; then
+// len, the attribute's u32: above INT_MAX mainline answers -EINVAL,
+// linux-6.18 and seed pass it on as a negative int (see bpf_stream_read).
+int bpf_prog_stream_read(bpf_prog* prog, int stream_id, bpf_user_buf* buf, u32 len);
 int bpf_prog_stream_read(bpf_prog* prog, int stream_id, char* buf, int len);
 
 // ---- Staging (kernel-internal writers: the error reports) ----------------------

@@ -4,11 +4,10 @@
 // What it proves: for each malformed read (bad fd, an fd that is not a
 // program, a bad stream id, a NULL or bad buffer, a huge or zero length, a
 // non-zero byte past the command's last field), the kernel answers what the
-// table says, and, where the model already has the layer (the per-program
-// reader bpf_prog_stream_read: stream ids, empty streams, buffers), the model
-// answers the same. The fd layer (EBADF, EINVAL for a non-program, the
-// attribute check) is not modelled yet: those rows are the kernel's answers
-// recorded for the reader being built (docs/stream.md, "The read syscall").
+// table says, and the model's syscall (bpf_prog_stream_read_by_fd under the
+// linux-6.18 profile, on its own fd table with the same kinds of fds: a
+// program, a map, a non-BPF file, a closed fd, -1) answers the same, row for
+// row (docs/stream.md, "The read syscall").
 //
 // The kernel's streams are empty here (writes fail with -ENOMEM on this
 // machine), so the rows that pass a valid program read nothing: a NULL or
@@ -61,7 +60,6 @@ long raw_read(int fd, unsigned id, const void* buf, unsigned len, unsigned past 
 }
 
 enum class Fd { kProg, kClosed, kMinusOne, kDevNull, kMap };
-enum class Model { kNone, kReader };  // kReader: bpf_prog_stream_read has this row
 
 struct Row {
   const char* what;
@@ -70,32 +68,29 @@ struct Row {
   enum { kBuf, kNull, kUnmapped } buf;
   unsigned len;
   unsigned past;
-  long kernel;  // the kernel's answer (6.18.44, empty streams)
-  Model model;
+  long kernel;  // the kernel's answer (6.18.44, empty streams); the model's too
 };
 
 // docs/stream.md carries the same table.
 constexpr Row kRows[] = {
-    {"valid: stderr, 64 bytes, empty stream", Fd::kProg, 2, Row::kBuf, 64, 0, 0, Model::kReader},
-    {"valid: stdout, empty stream", Fd::kProg, 1, Row::kBuf, 64, 0, 0, Model::kReader},
-    {"prog_fd -1", Fd::kMinusOne, 2, Row::kBuf, 64, 0, -EBADF, Model::kNone},
-    {"prog_fd not open", Fd::kClosed, 2, Row::kBuf, 64, 0, -EBADF, Model::kNone},
-    {"prog_fd of /dev/null (not BPF)", Fd::kDevNull, 2, Row::kBuf, 64, 0, -EINVAL, Model::kNone},
-    {"prog_fd of a map (BPF, not a program)", Fd::kMap, 2, Row::kBuf, 64, 0, -EINVAL, Model::kNone},
-    {"stream_id 0", Fd::kProg, 0, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
-    {"stream_id 3", Fd::kProg, 3, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
-    {"stream_id 0xffffffff", Fd::kProg, 0xffffffffu, Row::kBuf, 64, 0, -ENOENT, Model::kReader},
-    {"stream_buf NULL, len 64, empty stream", Fd::kProg, 2, Row::kNull, 64, 0, 0, Model::kReader},
-    {"stream_buf NULL, len 0", Fd::kProg, 2, Row::kNull, 0, 0, 0, Model::kReader},
-    {"stream_buf unmapped, empty stream", Fd::kProg, 2, Row::kUnmapped, 64, 0, 0, Model::kNone},
-    {"stream_buf_len 0", Fd::kProg, 2, Row::kBuf, 0, 0, 0, Model::kReader},
-    {"stream_buf_len 0xffffffff, empty stream", Fd::kProg, 2, Row::kBuf, 0xffffffffu, 0, 0,
-     Model::kNone},
-    {"non-zero byte past prog_fd", Fd::kProg, 2, Row::kBuf, 64, 1, -EINVAL, Model::kNone},
-    {"bad fd and bad id: the fd is checked first", Fd::kMinusOne, 7, Row::kBuf, 64, 0, -EBADF,
-     Model::kNone},
+    {"valid: stderr, 64 bytes, empty stream", Fd::kProg, 2, Row::kBuf, 64, 0, 0},
+    {"valid: stdout, empty stream", Fd::kProg, 1, Row::kBuf, 64, 0, 0},
+    {"prog_fd -1", Fd::kMinusOne, 2, Row::kBuf, 64, 0, -EBADF},
+    {"prog_fd not open", Fd::kClosed, 2, Row::kBuf, 64, 0, -EBADF},
+    {"prog_fd of /dev/null (not BPF)", Fd::kDevNull, 2, Row::kBuf, 64, 0, -EINVAL},
+    {"prog_fd of a map (BPF, not a program)", Fd::kMap, 2, Row::kBuf, 64, 0, -EINVAL},
+    {"stream_id 0", Fd::kProg, 0, Row::kBuf, 64, 0, -ENOENT},
+    {"stream_id 3", Fd::kProg, 3, Row::kBuf, 64, 0, -ENOENT},
+    {"stream_id 0xffffffff", Fd::kProg, 0xffffffffu, Row::kBuf, 64, 0, -ENOENT},
+    {"stream_buf NULL, len 64, empty stream", Fd::kProg, 2, Row::kNull, 64, 0, 0},
+    {"stream_buf NULL, len 0", Fd::kProg, 2, Row::kNull, 0, 0, 0},
+    {"stream_buf unmapped, empty stream", Fd::kProg, 2, Row::kUnmapped, 64, 0, 0},
+    {"stream_buf_len 0", Fd::kProg, 2, Row::kBuf, 0, 0, 0},
+    {"stream_buf_len 0xffffffff, empty stream", Fd::kProg, 2, Row::kBuf, 0xffffffffu, 0, 0},
+    {"non-zero byte past prog_fd", Fd::kProg, 2, Row::kBuf, 64, 1, -EINVAL},
+    {"bad fd and bad id: the fd is checked first", Fd::kMinusOne, 7, Row::kBuf, 64, 0, -EBADF},
     {"bad fd and a byte past prog_fd: the attribute first", Fd::kMinusOne, 2, Row::kBuf, 64, 1,
-     -EINVAL, Model::kNone},
+     -EINVAL},
 };
 
 }  // namespace
@@ -140,38 +135,46 @@ TEST_CASE("BPF_PROG_STREAM_READ_BY_FD: the kernel's answers to malformed reads")
   const int closed = dup(devnull);
   close(closed);
 
+  // The model's side: the same kinds of fds in its own table.
   kmodel::native::CpuBinding cpu(0);
-  kmodel::bpf_prog_unregistered model_prog;
-  kmodel::bpf_prog_stream_init(&model_prog);
+  kmodel::ScopedProfile profile(kmodel::Profile::kLinux618);
+  kmodel::bpf_fd_table table;
+  const int m_prog = kmodel::bpf_prog_load_bare(&table, "stream_probe", 8);
+  const int m_devnull = kmodel::bpf_fd_install_file(&table, kmodel::bpf_fd_kind::kOther);
+  const int m_map = kmodel::bpf_fd_install_file(&table, kmodel::bpf_fd_kind::kMap);
+  const int m_closed = kmodel::bpf_fd_install_file(&table, kmodel::bpf_fd_kind::kOther);
+  REQUIRE(kmodel::bpf_prog_close_fd(&table, m_closed) == 0);
 
   char buf[64];
   std::printf("%-52s %8s %8s\n", "BPF_PROG_STREAM_READ_BY_FD", "kernel", "model");
   for (const Row& row : kRows) {
     INFO(row.what);
-    int fd = prog_fd;
+    int fd = prog_fd, mfd = m_prog;
     switch (row.fd) {
-      case Fd::kProg: fd = prog_fd; break;
-      case Fd::kClosed: fd = closed; break;
-      case Fd::kMinusOne: fd = -1; break;
-      case Fd::kDevNull: fd = devnull; break;
-      case Fd::kMap: fd = map_fd; break;
+      case Fd::kProg: fd = prog_fd; mfd = m_prog; break;
+      case Fd::kClosed: fd = closed; mfd = m_closed; break;
+      case Fd::kMinusOne: fd = -1; mfd = -1; break;
+      case Fd::kDevNull: fd = devnull; mfd = m_devnull; break;
+      case Fd::kMap: fd = map_fd; mfd = m_map; break;
     }
     const void* b = row.buf == Row::kBuf ? buf
                     : row.buf == Row::kNull ? nullptr
                                             : reinterpret_cast<const void*>(0x1000);
     const long kernel = raw_read(fd, row.id, b, row.len, row.past);
-    std::string model = "-";
-    if (row.model == Model::kReader) {
-      const long m = kmodel::bpf_prog_stream_read(&model_prog, static_cast<int>(row.id),
-                                                  static_cast<char*>(const_cast<void*>(b)),
-                                                  static_cast<int>(row.len));
-      model = std::to_string(m);
-      CHECK(m == row.kernel);
-    }
-    std::printf("%-52s %8ld %8s\n", row.what, kernel, model.c_str());
+    kmodel::bpf_user_buf ubuf = kmodel::bpf_user_buf_of(buf, sizeof(buf));
+    if (row.buf == Row::kUnmapped) ubuf.fault_from = 0;  // nothing mapped there
+    kmodel::bpf_prog_stream_read_attr attr;
+    attr.stream_buf = row.buf == Row::kNull ? nullptr : &ubuf;
+    attr.stream_buf_len = row.len;
+    attr.stream_id = row.id;
+    attr.prog_fd = static_cast<__u32>(mfd);
+    attr.past_last_field = row.past;
+    const long model = kmodel::bpf_prog_stream_read_by_fd(&table, attr);
+    std::printf("%-52s %8ld %8ld\n", row.what, kernel, model);
     CHECK(kernel == row.kernel);
+    CHECK(model == kernel);
   }
-  kmodel::bpf_prog_stream_free(&model_prog);
+  kmodel::bpf_fd_table_release(&table);
   close(map_fd);
   close(devnull);
 }

@@ -203,8 +203,8 @@ TEST_CASE("registry: ids, fds, teardown frees log, backlog and all") {
     CHECK(bpf_prog_ksym_find(prog->bpf_func + prog->jited_len) == nullptr);
     bpf_prog_put(prog);
     char c[8];
-    CHECK(bpf_prog_stream_read_by_fd(&table, fd + 1, BPF_STDOUT, c, 8) == -EINVAL);
-    CHECK(bpf_prog_stream_read_by_fd(&table, 0, BPF_STDOUT, c, 8) == -EINVAL);
+    CHECK(bpf_prog_stream_read_by_fd(&table, fd + 1, BPF_STDOUT, c, 8) == -EBADF);
+    CHECK(bpf_prog_stream_read_by_fd(&table, 0, BPF_STDOUT, c, 8) == -EBADF);
     CHECK(bpf_prog_stream_read_by_fd(&table, fd, 0, c, 8) == -ENOENT);
     // Queue in the backlog (a partial read moves the log there) and the log.
     for (int i = 0; i < 5; i++) REQUIRE(bpf_stream_push_str(bpf_stream_get(BPF_STDOUT, prog), "abc", 3) == 0);
