@@ -3,7 +3,7 @@
 //   streamcheck list
 //   streamcheck run [GLOB ...] [flags]
 //   streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
-//   streamcheck merge OUT.json IN.json ...
+//   streamcheck merge IN.json ... [--out=OUT.json]
 //
 // `run` checks every scenario whose name matches a glob (default: all) under
 // each profile the catalogue lists for it, and compares the outcome with the
@@ -11,6 +11,7 @@
 // (an expectation not met), 2 usage error. See kUsage below and
 // docs/streamcheck.md.
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -54,13 +55,14 @@ ABSL_FLAG(std::string, cpus, "", "override the catalogue's CPU count (1..NR_CPUS
 ABSL_FLAG(std::string, shard, "0/1",
           "run only shard i of n of every check (runs with index % n == i), e.g. 2/8");
 ABSL_FLAG(std::string, json, "", "write the machine-readable report of `run` to this file");
+ABSL_FLAG(std::string, out, "", "merge: write the merged report to this file (never an input)");
 ABSL_FLAG(std::string, trace_out, "",
           "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
           "`run` the first failing run (else the last run), for `replay` the replayed run");
 
 namespace {
 
-using kmodel::Expect;
+using kmodel::Expectation;
 using kmodel::ScenarioEntry;
 using streamcheck::Report;
 using streamcheck::ScenarioReport;
@@ -84,9 +86,11 @@ commands:
   streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
       re-runs one schedule string ('v1:...') exactly, printing the per-CPU
       timeline; exit 0 if the run passes, 1 if it fails.
-  streamcheck merge OUT.json IN.json ...
+  streamcheck merge IN.json ... [--out=OUT.json]
       combines the --json reports of shards into one (same scenario and
-      profile: counters summed, verdict judged on the union of the runs).
+      profile: counters and goal counts summed, verdict judged on the union
+      of the runs, vacuity included); refuses a missing or repeated shard;
+      writes the merged report only to --out, never over an input.
 
 flags (--name=value; '-' and '_' are interchangeable in names):
   --strategy=random|pct|exhaustive   exploration strategy
@@ -165,6 +169,7 @@ struct Options {
   Shard shard;
   std::string json_path;
   std::string trace_path;
+  std::string out_path;
 };
 
 // Returns the error for the first invalid flag value.
@@ -205,6 +210,7 @@ absl::Status parse_options(Options& o) {
   o.shard = *shard;
   o.json_path = absl::GetFlag(FLAGS_json);
   o.trace_path = absl::GetFlag(FLAGS_trace_out);
+  o.out_path = absl::GetFlag(FLAGS_out);
   return absl::OkStatus();
 }
 
@@ -259,7 +265,7 @@ int cmd_list() {
     std::string profiles;
     for (auto [p, x] : e->expect)
       absl::StrAppend(&profiles, profiles.empty() ? "" : ", ", kmodel::profile_name(p), "=",
-                      streamcheck::expect_name(x));
+                      x.describe());
     std::printf("%-44s cpus=%d runs=%llu  [%s]\n    %s\n", e->name.c_str(), e->config.cpus,
                 static_cast<unsigned long long>(e->config.iterations), profiles.c_str(),
                 e->description.c_str());
@@ -292,17 +298,19 @@ std::string replay_command(const std::string& name, const std::string& schedule,
 // What the run printed for one check beyond its one-line verdict.
 void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
   const kmodel::CheckResult& r = v.result;
-  if (!r.failure) {
-    if (!v.met())
-      std::printf("  no violation found in %llu runs, but the catalogue expects one\n",
-                  static_cast<unsigned long long>(r.runs));
-    return;
-  }
+  const bool met = v.met();
+  if (!met)
+    std::printf("  expected: %s\n  got:      %s\n", v.expect.describe().c_str(), v.got().c_str());
+  if (!r.failure) return;
   const kmodel::RunResult& f = *r.failure;
   const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o);
-  if (v.met()) {  // the expected violation: short
-    std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::outcome_name(f.outcome),
+  if (met) {  // the expected violation: short
+    std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::failure_kind_name(f.kind),
                 f.message.c_str(), replay.c_str());
+    return;
+  }
+  if (f.outcome == kmodel::RunResult::Outcome::kBadInput) {
+    std::printf("  the scenario could not be set up: this is not a finding\n\n");
     return;
   }
   std::printf("  run %llu; schedule shrunk from %zu to %zu decisions\n%s  replay: %s\n\n",
@@ -315,9 +323,10 @@ void print_verdict_line(const kmodel::ScenarioVerdict& v) {
   std::string notes;
   if (r.exhausted) notes += ", exhausted";
   if (r.out_of_time) notes += ", out of time";
-  std::printf("%-4s %-44s %-10s expect %-9s got %-9s (%s, %llu runs%s)\n",
+  std::printf("%-4s %-44s %-10s expect %-9s got %-14s (%s, %llu runs%s)\n",
               v.met() ? "ok" : "FAIL", v.entry->name.c_str(), kmodel::profile_name(v.profile),
-              streamcheck::expect_name(v.expect), r.ok() ? "pass" : "violation",
+              streamcheck::expect_name(v.expect),
+              r.ok() ? "pass" : kmodel::failure_kind_name(r.failure->kind),
               kmodel::strategy_name(r.strategy), static_cast<unsigned long long>(r.runs),
               notes.c_str());
 }
@@ -333,7 +342,7 @@ struct RunState {
 };
 
 kmodel::ScenarioVerdict check_one(const ScenarioEntry& e, kmodel::Profile profile,
-                                  Expect expect, RunState& st) {
+                                  const Expectation& expect, RunState& st) {
   const kmodel::Config config = config_for(e, st.options);
   const bool exhaustive = config.strategy == kmodel::StrategyKind::kExhaustive;
   st.progress.begin(absl::StrCat(e.name, " ", kmodel::profile_name(profile)),
@@ -345,7 +354,8 @@ kmodel::ScenarioVerdict check_one(const ScenarioEntry& e, kmodel::Profile profil
                                           [&st](std::uint64_t, const kmodel::RunResult& r) {
                                             st.progress.on_run();
                                             if (st.keep_last_run) st.last_run = r;
-                                          })};
+                                          }),
+                            config.shard_count <= 1};
   st.progress.end();
   st.report.scenarios.push_back(streamcheck::scenario_report(v, config));
   if (v.result.failure && !st.first_failure) st.first_failure = v.result.failure;
@@ -436,25 +446,41 @@ std::string read_report(const std::string& path, Report& out) {
   return "";
 }
 
-int cmd_merge(const std::vector<std::string>& args) {
-  if (args.size() < 2) return usage_error("merge takes OUT.json and at least one IN.json");
-  std::vector<Report> inputs(args.size() - 1);
-  for (std::size_t i = 1; i < args.size(); ++i)
-    if (std::string err = read_report(args[i], inputs[i - 1]); !err.empty())
-      return usage_error(err);
+// Whether two paths name the same existing file.
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+int cmd_merge(const std::vector<std::string>& args, const Options& o) {
+  if (args.empty()) return usage_error("merge takes at least one IN.json (and --out=FILE)");
+  for (const std::string& in : args)
+    if (!o.out_path.empty() && (in == o.out_path || same_file(in, o.out_path)))
+      return usage_error(absl::StrCat("merge --out=", o.out_path, ": is also an input; ",
+                                      "merge never overwrites an input"));
+  std::vector<Report> inputs(args.size());
+  for (std::size_t i = 0; i < args.size(); ++i)
+    if (std::string err = read_report(args[i], inputs[i]); !err.empty()) return usage_error(err);
   absl::StatusOr<Report> merged = streamcheck::merge_reports(inputs);
   if (!merged.ok()) return usage_error(absl::StrCat("merge: ", merged.status().message()));
-  OutputFile out;
-  if (std::string err = out.open(args[0], "merge OUT"); !err.empty()) return usage_error(err);
-  if (std::string err = out.write(streamcheck::report_to_json(*merged)); !err.empty())
-    return usage_error(err);
+  if (!o.out_path.empty()) {
+    OutputFile out;
+    if (std::string err = out.open(o.out_path, "--out"); !err.empty()) return usage_error(err);
+    if (std::string err = out.write(streamcheck::report_to_json(*merged)); !err.empty())
+      return usage_error(err);
+  }
   const streamcheck::Summary s = merged->summary();
   std::printf("streamcheck merge: %zu reports, %llu checks, %llu met, %llu not met, %llu runs\n",
               inputs.size(), static_cast<unsigned long long>(s.checks),
               static_cast<unsigned long long>(s.met), static_cast<unsigned long long>(s.unmet),
               static_cast<unsigned long long>(s.runs));
   for (const ScenarioReport& e : merged->scenarios)
-    if (!e.met) std::printf("FAIL %s %s (expect %s)\n", e.name.c_str(), e.profile.c_str(), e.expect.c_str());
+    if (!e.met)
+      std::printf("FAIL %s %s\n  expected: %s\n  got:      %s\n", e.name.c_str(), e.profile.c_str(),
+                  streamcheck::expectation_of(e).describe().c_str(),
+                  e.failure ? absl::StrCat(e.failure->kind, ": ", e.failure->message).c_str()
+                            : absl::StrCat("pass (", e.runs, " runs)").c_str());
   return s.unmet == 0 ? kExitPass : kExitViolation;
 }
 
@@ -468,7 +494,7 @@ int dispatch(const std::string& cmd, const std::vector<std::string>& args, const
     if (args.size() != 2) return usage_error("replay takes SCENARIO and SCHEDULE");
     return cmd_replay(args[0], args[1], o);
   }
-  if (cmd == "merge") return cmd_merge(args);
+  if (cmd == "merge") return cmd_merge(args, o);
   return usage_error(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

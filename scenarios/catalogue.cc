@@ -31,8 +31,8 @@ std::vector<const ScenarioEntry*> all_scenarios() {
   return out;
 }
 
-ScenarioVerdict run_scenario(const ScenarioEntry& entry, Profile profile, Expect expect,
-                             std::uint64_t iterations) {
+ScenarioVerdict run_scenario(const ScenarioEntry& entry, Profile profile,
+                             const Expectation& expect, std::uint64_t iterations) {
   ScopedProfile scoped(profile);
   Config config = entry.config;
   if (iterations != 0) config.iterations = iterations;

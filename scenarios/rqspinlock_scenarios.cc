@@ -494,9 +494,15 @@ void with_seeded_bug(Scenario& s) {
 }
 
 // seed behaves as linux-6.18 for rqspinlock.
-std::vector<std::pair<Profile, Expect>> everywhere(Expect e) {
+std::vector<std::pair<Profile, Expectation>> everywhere(const Expectation& e) {
   return {{Profile::kSeed, e}, {Profile::kLinux618, e}, {Profile::kMainline, e}};
 }
+
+// The failures the violation entries pin.
+Expectation aa_unseen() {
+  return expect_violation(FailureKind::kAssertion, "the AA on lock A went unseen");
+}
+Expectation hang() { return expect_violation(FailureKind::kHang, "no completion within"); }
 
 const ScenarioRegistrar kMutex2({
     "rqspinlock/mutual_exclusion_2cpu",
@@ -530,8 +536,8 @@ const ScenarioRegistrar kHardirqSameLock({
     Config{.cpus = 3, .seed = 17, .iterations = 1000, .max_steps = 20000,
            .interrupt_probability = 0.1},
     hardirq_same_lock_irqs_on,
-    {{Profile::kSeed, Expect::kViolation},
-     {Profile::kLinux618, Expect::kViolation},
+    {{Profile::kSeed, hang()},
+     {Profile::kLinux618, hang()},
      {Profile::kMainline, Expect::kPass}},
 });
 const ScenarioRegistrar kAaNmi({
@@ -541,8 +547,8 @@ const ScenarioRegistrar kAaNmi({
     "update, which spins 250 ms into -ETIMEDOUT; mainline has no such schedule",
     Config{.cpus = 2, .seed = 3, .iterations = 3000},
     aa_nmi,
-    {{Profile::kSeed, Expect::kViolation},
-     {Profile::kLinux618, Expect::kViolation},
+    {{Profile::kSeed, aa_unseen()},
+     {Profile::kLinux618, aa_unseen()},
      {Profile::kMainline, Expect::kPass}},
 });
 const ScenarioRegistrar kAbba({
@@ -591,7 +597,7 @@ const ScenarioRegistrar kBugSkipAa({
     "seeded bug: check_deadlock_AA never reports; the aa_nmi NMI spins into -ETIMEDOUT",
     Config{.cpus = 2, .seed = 3, .iterations = 3000},
     with_seeded_bug<RqspinlockSeededBug::kSkipAaCheck, aa_nmi>,
-    everywhere(Expect::kViolation),
+    everywhere(aa_unseen()),
 });
 const ScenarioRegistrar kBugPending({
     "rqspinlock/seeded_bug/pending_not_cleared_on_timeout",
@@ -600,7 +606,7 @@ const ScenarioRegistrar kBugPending({
     // A hang: shrinking its 60000-step schedule costs minutes under ASan.
     Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 60000, .shrink = false},
     with_seeded_bug<RqspinlockSeededBug::kPendingNotClearedOnTimeout, queue_timeout_recovers>,
-    everywhere(Expect::kViolation),
+    everywhere(hang()),
 });
 const ScenarioRegistrar kBugUnlockOrder({
     "rqspinlock/seeded_bug/unlock_table_before_release",
@@ -608,7 +614,7 @@ const ScenarioRegistrar kBugUnlockOrder({
     "NMI in between misses the AA (a regression of the mainline ordering)",
     Config{.cpus = 2, .seed = 3, .iterations = 3000},
     with_seeded_bug<RqspinlockSeededBug::kUnlockTableBeforeRelease, aa_nmi>,
-    {{Profile::kMainline, Expect::kViolation}},
+    {{Profile::kMainline, aa_unseen()}},
 });
 const ScenarioRegistrar kBugForgetsSuccessor({
     "rqspinlock/seeded_bug/queue_timeout_forgets_successor",
@@ -618,7 +624,7 @@ const ScenarioRegistrar kBugForgetsSuccessor({
     Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 60000, .shrink = false},
     with_seeded_bug<RqspinlockSeededBug::kQueueTimeoutForgetsSuccessor,
                     queue_timeout_recovers>,
-    everywhere(Expect::kViolation),
+    everywhere(hang()),
 });
 
 }  // namespace

@@ -21,15 +21,25 @@ struct Unwind {};
 // A broken invariant: carries the report up to the CPU's fiber entry (or to
 // run() when it happens in setup or at_end).
 struct InvariantFailure : std::logic_error {
-  using std::logic_error::logic_error;
+  InvariantFailure(FailureKind k, std::string message)
+      : std::logic_error(std::move(message)), kind(k) {}
+  FailureKind kind;
 };
+
+// model/bug.h's macros all end in invariant_failed(); the text tells them
+// apart ("WARN_ON(...)"; MODEL_ASSERT, BUG_ON and model invariants are
+// assertions).
+FailureKind classify_invariant(std::string_view what) {
+  if (what.substr(0, 8) == "WARN_ON(") return FailureKind::kWarn;
+  return FailureKind::kAssertion;
+}
 
 thread_local Machine* tls_machine = nullptr;
 
 }  // namespace
 
-[[noreturn]] static void throw_invariant(std::string message) {
-  throw InvariantFailure(std::move(message));
+[[noreturn]] static void throw_invariant(FailureKind kind, std::string message) {
+  throw InvariantFailure(kind, std::move(message));
 }
 
 struct Machine::Cpu {
@@ -56,8 +66,37 @@ const char* outcome_name(RunResult::Outcome outcome) {
   return "?";
 }
 
+const char* failure_kind_name(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNone: return "";
+    case FailureKind::kAssertion: return "assertion";
+    case FailureKind::kWarn: return "warn";
+    case FailureKind::kHang: return "hang";
+    case FailureKind::kUseAfterFree: return "use-after-free";
+    case FailureKind::kLeak: return "leak";
+    case FailureKind::kException: return "exception";
+    case FailureKind::kDivergence: return "divergence";
+    case FailureKind::kNondeterminism: return "nondeterminism";
+    case FailureKind::kVacuous: return "vacuous";
+    case FailureKind::kBadInput: return "bad-input";
+  }
+  return "?";
+}
+
+absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
+  for (int k = static_cast<int>(FailureKind::kAssertion);
+       k <= static_cast<int>(FailureKind::kBadInput); ++k)
+    if (name == failure_kind_name(static_cast<FailureKind>(k))) return static_cast<FailureKind>(k);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "failure kind \"", std::string(name),
+      "\": unknown; expected assertion, warn, hang, use-after-free, leak, exception, "
+      "divergence, nondeterminism, vacuous or bad-input"));
+}
+
 std::string RunResult::report() const {
-  std::string out = absl::StrCat(outcome_name(outcome), ": ", message, "\n",
+  std::string out = absl::StrCat(kind == FailureKind::kNone ? outcome_name(outcome)
+                                                             : failure_kind_name(kind),
+                                 ": ", message, "\n",
                                  "  steps: ", steps, ", simulated time: ", sim_time_ns,
                                  " ns\n  schedule: ", schedule, "\n");
   if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
@@ -74,12 +113,12 @@ bool Machine::on_cpu() const { return running_ != nullptr; }
 RunResult Machine::run(const ScenarioFn& scenario_fn) {
   result_.cpus = config_.cpus;
   if (config_.cpus < 1 || config_.cpus > NR_CPUS) {
-    fail(RunResult::Outcome::kBadInput,
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput,
          absl::StrCat("config.cpus = ", config_.cpus, ": must be in 1..", NR_CPUS));
     return std::move(result_);
   }
   if (tls_machine != nullptr) {
-    fail(RunResult::Outcome::kBadInput, "a simulated machine cannot run inside another");
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput, "a simulated machine cannot run inside another");
     return std::move(result_);
   }
   cpus_ = std::make_unique<Cpu[]>(static_cast<std::size_t>(config_.cpus));
@@ -96,10 +135,11 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   try {
     scenario_ = std::make_unique<Scenario>(config_.cpus);
     scenario_fn(*scenario_);
-  } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("in setup: ", f.what()));
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kBadInput, absl::StrCat("in setup: ", e.what()));
+    // Whatever breaks before the CPUs start is the scenario's or the
+    // configuration's fault, never a finding of the check.
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput,
+         absl::StrCat("in setup: ", e.what()));
   }
   if (result_.ok()) {
     result_.interrupts_delivered.assign(scenario_->interrupts().size(), 0);
@@ -144,7 +184,7 @@ void Machine::step_loop() {
     }
     if (runnable.empty()) return;
     if (result_.steps >= config_.max_steps) {
-      fail(RunResult::Outcome::kHang,
+      fail(RunResult::Outcome::kHang, FailureKind::kHang,
            absl::StrCat("no completion within ", config_.max_steps,
                         " steps (livelock or deadlock)"));
       return;
@@ -173,9 +213,9 @@ void Machine::step_loop() {
       cpu.fiber->resume();
       running_ = nullptr;
     } catch (const ScheduleDivergence& d) {
-      fail(RunResult::Outcome::kDivergence, d.what());
+      fail(RunResult::Outcome::kDivergence, FailureKind::kDivergence, d.what());
     } catch (const PruneRun&) {
-      fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
+      fail(RunResult::Outcome::kPruned, FailureKind::kNone, "abandoned by the strategy");
     }
   }
 }
@@ -216,16 +256,17 @@ void Machine::cpu_entry(Cpu& cpu) {
     scenario_->bodies()[static_cast<std::size_t>(cpu.id)]();
   } catch (const Unwind&) {
   } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
+    fail(RunResult::Outcome::kFailed, f.kind, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
   } catch (const ScheduleDivergence& d) {
-    fail(RunResult::Outcome::kDivergence, d.what());
+    fail(RunResult::Outcome::kDivergence, FailureKind::kDivergence, d.what());
   } catch (const PruneRun&) {
-    fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
+    fail(RunResult::Outcome::kPruned, FailureKind::kNone, "abandoned by the strategy");
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kFailed,
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
          absl::StrCat("CPU ", cpu.id, ": exception escaped: ", e.what()));
   } catch (...) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": unknown exception"));
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
+         absl::StrCat("CPU ", cpu.id, ": unknown exception"));
   }
 }
 
@@ -311,14 +352,14 @@ bool Machine::track_free(void* p, std::size_t n, const char* what, void (*releas
   auto it = live_.find(a);
   if (it == live_.end()) {
     if (const auto* dead = block_containing(freed_, a)) {
-      throw_invariant(absl::StrCat("double free of ", what, " #", dead->second.serial));
+      throw_invariant(FailureKind::kUseAfterFree, absl::StrCat("double free of ", what, " #", dead->second.serial));
     }
     return false;  // not allocated in this run (e.g. before it): not ours
   }
   Block b = it->second;
   live_.erase(it);
   if (b.size != n) {
-    throw_invariant(absl::StrCat("free of ", what, " #", b.serial, " with size ", n,
+    throw_invariant(FailureKind::kAssertion, absl::StrCat("free of ", what, " #", b.serial, " with size ", n,
                                  ", allocated with ", b.size));
   }
   b.release = release;
@@ -329,7 +370,7 @@ bool Machine::track_free(void* p, std::size_t n, const char* what, void (*releas
 void Machine::check_not_freed(internal::Op op, const void* addr) {
   const auto* dead = block_containing(freed_, reinterpret_cast<std::uintptr_t>(addr));
   if (dead == nullptr) return;
-  throw_invariant(absl::StrCat("use after free: ", internal::op_name(op), " at offset ",
+  throw_invariant(FailureKind::kUseAfterFree, absl::StrCat("use after free: ", internal::op_name(op), " at offset ",
                                reinterpret_cast<std::uintptr_t>(addr) - dead->first, " of freed ",
                                dead->second.what, " #", dead->second.serial));
 }
@@ -339,7 +380,7 @@ void Machine::check_leaks() {
   std::size_t bytes = 0;
   for (const auto& [addr, b] : live_) bytes += b.size;
   const Block& first = live_.begin()->second;
-  fail(RunResult::Outcome::kFailed,
+  fail(RunResult::Outcome::kFailed, FailureKind::kLeak,
        absl::StrCat("leak: ", live_.size(), " block(s), ", bytes, " bytes not freed at the end ",
                     "of the run (first: ", first.what, " #", first.serial, ")"));
 }
@@ -351,9 +392,10 @@ void Machine::release_quarantine() {
   live_.clear();  // blocks leaked by a failed run stay allocated: never reused
 }
 
-void Machine::fail(RunResult::Outcome outcome, std::string message) {
+void Machine::fail(RunResult::Outcome outcome, FailureKind kind, std::string message) {
   if (!result_.ok()) return;  // the first failure is the one reported
   result_.outcome = outcome;
+  result_.kind = kind;
   result_.message = std::move(message);
 }
 
@@ -381,9 +423,10 @@ void Machine::run_end_checks() {
   try {
     for (const auto& check : scenario_->end_checks()) check();
   } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: ", f.what()));
+    fail(RunResult::Outcome::kFailed, f.kind, absl::StrCat("at end: ", f.what()));
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: exception: ", e.what()));
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
+         absl::StrCat("at end: exception: ", e.what()));
   }
 }
 
@@ -418,7 +461,7 @@ int choose(int n, const char* label) {
 void run_pending_hardirq(CpuContext*) {}
 
 void invariant_failed(const char* file, int line, const std::string& what) {
-  throw InvariantFailure(absl::StrCat(file, ":", line, ": ", what));
+  throw InvariantFailure(classify_invariant(what), absl::StrCat(file, ":", line, ": ", what));
 }
 
 }  // namespace internal

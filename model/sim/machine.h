@@ -24,7 +24,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "model/sim/fiber.h"
 #include "model/sim/scenario.h"
@@ -33,6 +36,27 @@
 #include "model/sim/trace.h"
 
 KMODEL_NAMESPACE_BEGIN
+
+// What kind of failure ended a run: the precise classification that
+// expectations (check.h: Expectation) name. kNone on a passing run.
+enum class FailureKind {
+  kNone,
+  kAssertion,       // MODEL_ASSERT, BUG_ON, a model invariant (model/bug.h)
+  kWarn,            // WARN_ON / WARN_ON_ONCE
+  kHang,            // no completion within max_steps
+  kUseAfterFree,    // an access to, or a second free of, freed tracked memory
+  kLeak,            // tracked memory still live at the end of a passing run
+  kException,       // a C++ exception escaped a body or an end check
+  kDivergence,      // a replay did not fit the scenario
+  kNondeterminism,  // the same schedule gave a different trace
+  kVacuous,         // a goal was never reached in a whole check
+  kBadInput,        // the configuration or the scenario's setup is wrong
+};
+
+// "assertion", "warn", "hang", "use-after-free", "leak", "exception",
+// "divergence", "nondeterminism", "vacuous", "bad-input" ("" for kNone).
+const char* failure_kind_name(FailureKind kind);
+absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name);
 
 struct RunResult {
   enum class Outcome {
@@ -46,6 +70,7 @@ struct RunResult {
     kPruned,          // abandoned by the strategy (not a result)
   };
   Outcome outcome = Outcome::kPass;
+  FailureKind kind = FailureKind::kNone;  // what failed (kNone on kPass, kPruned)
   std::string message;   // empty on kPass
   std::string schedule;  // replays this run
   std::vector<Decision> decisions;
@@ -95,7 +120,7 @@ class Machine {
   void run_interrupt(Cpu& cpu, int interrupt);
   std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
   void maybe_jump_clock(const std::vector<int>& runnable);
-  void fail(RunResult::Outcome outcome, std::string message);
+  void fail(RunResult::Outcome outcome, FailureKind kind, std::string message);
   void unwind_all();
   void run_end_checks();
   void describe_failure_state();

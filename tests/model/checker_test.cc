@@ -157,6 +157,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   CheckResult r = check(Config{.cpus = 1, .iterations = 1}, use_after_free);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("use after free: store at offset 0 of freed page"));
+  CHECK(r.failure->kind == FailureKind::kUseAfterFree);
 
   auto double_free = [](Scenario& s) {
     s.on_cpu(0, [] {
@@ -168,6 +169,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   r = check(Config{.cpus = 1, .iterations = 1}, double_free);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("double free of page"));
+  CHECK(r.failure->kind == FailureKind::kUseAfterFree);
 
   // The leaked pages are remembered outside the machine and freed by the
   // test afterwards, so LeakSanitizer sees no leak of the test itself.
@@ -178,6 +180,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   r = check(Config{.cpus = 1, .iterations = 1}, leak);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("leak: 1 block(s), 4096 bytes"));
+  CHECK(r.failure->kind == FailureKind::kLeak);
   CHECK(check(Config{.cpus = 1, .iterations = 1, .check_leaks = false}, leak).ok());
   for (page* p : *leaked) free_pages_nolock(p, 0);
 }
@@ -230,4 +233,68 @@ TEST_CASE("a time budget stops a check early and says so") {
   CHECK(r.ok());
   CHECK(r.out_of_time);
   CHECK(r.runs < 100000000);
+}
+
+TEST_CASE("failures are classified by kind") {
+  auto warn = [](Scenario& s) { s.on_cpu(0, [] { WARN_ON(1 + 1 == 2); }); };
+  auto bug = [](Scenario& s) { s.on_cpu(0, [] { BUG_ON(1 + 1 == 2); }); };
+  auto spin = [](Scenario& s) {
+    auto flag = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [flag] { while (!READ_ONCE(*flag)) cpu_relax(); });
+  };
+  auto bad_setup = [](Scenario& s) { s.on_cpu(1, [] {}); };
+  const Config one{.cpus = 1, .iterations = 1, .max_steps = 500};
+  CHECK(check(one, warn).failure->kind == FailureKind::kWarn);
+  CHECK(check(one, bug).failure->kind == FailureKind::kAssertion);
+  CHECK(check(one, spin).failure->kind == FailureKind::kHang);
+  CheckResult r = check(one, bad_setup);
+  CHECK(r.failure->kind == FailureKind::kBadInput);
+  CHECK(r.failure->outcome == RunResult::Outcome::kBadInput);
+  CHECK(check(Config{.cpus = 2, .iterations = 50}, lost_update).failure->kind ==
+        FailureKind::kAssertion);
+}
+
+TEST_CASE("check_expecting: only the named failure meets an expected violation") {
+  const Config config{.cpus = 2, .iterations = 200};
+  Verdict v = check_expecting(config, lost_update,
+                              expect_violation(FailureKind::kAssertion, "lost update"));
+  INFO(v.expected << " / " << v.got);
+  CHECK(v.met);
+  CHECK(v.expected == "violation assertion \"lost update\"");
+  CHECK_THAT(v.got, Catch::StartsWith("assertion: at end:"));
+  // Another message, another kind: unmet, and both sides are told.
+  v = check_expecting(config, lost_update,
+                      expect_violation(FailureKind::kAssertion, "node consumed twice"));
+  CHECK_FALSE(v.met);
+  v = check_expecting(config, lost_update, expect_violation(FailureKind::kWarn, "lost update"));
+  CHECK_FALSE(v.met);
+  // A regex pattern.
+  CHECK(check_expecting(config, lost_update,
+                        expect_violation_matching(FailureKind::kAssertion, "lost u[p]date$"))
+            .met);
+  // Expecting a pass.
+  CHECK_FALSE(check_expecting(config, lost_update, expect_pass()).met);
+  CHECK(check_expecting(config, independent_writers, Expect::kPass).met);
+}
+
+TEST_CASE("check_expecting: a setup error or an empty check is never green") {
+  // The scenario needs 2 CPUs; with 1 its setup fails. Before, any failure
+  // met an expected violation, so this was "found".
+  auto needs_two = [](Scenario& s) {
+    s.on_cpu(0, [] {});
+    s.on_cpu(1, [] {});
+  };
+  const Config one{.cpus = 1, .iterations = 10};
+  for (FailureKind k : {FailureKind::kAssertion, FailureKind::kBadInput}) {
+    const Verdict v = check_expecting(one, needs_two, expect_violation(k, "CPUs 0..0"));
+    INFO(v.got);
+    CHECK_FALSE(v.met);
+    CHECK_THAT(v.got, Catch::Contains("the machine has CPUs 0..0"));
+  }
+  CHECK_FALSE(check_expecting(one, needs_two, expect_pass()).met);
+  // Zero runs prove nothing either way.
+  const Verdict none = check_expecting(Config{.cpus = 2, .iterations = 0}, independent_writers,
+                                       expect_pass());
+  CHECK_FALSE(none.met);
+  CHECK(none.got == "nothing ran (0 runs)");
 }

@@ -52,7 +52,7 @@ TestShard this_shard() {
 struct Pair {
   const kmodel::ScenarioEntry* entry;
   kmodel::Profile profile;
-  kmodel::Expect expect;
+  kmodel::Expectation expect;
 };
 
 std::vector<Pair> all_pairs() {
@@ -75,7 +75,7 @@ TEST_CASE("catalogue: every scenario meets its expectation under every profile (
     const kmodel::ScenarioVerdict v = kmodel::run_scenario(*p.entry, p.profile, p.expect);
     ++checked;
     INFO(p.entry->name << " under " << kmodel::profile_name(p.profile) << ": expect "
-                       << (p.expect == kmodel::Expect::kPass ? "pass" : "a violation"));
+                       << p.expect.describe() << ", got " << v.got());
     INFO(v.result.report());
     CHECK(v.met());  // CHECK, not REQUIRE: one shard reports all its unmet pairs
   }
