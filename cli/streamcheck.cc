@@ -371,10 +371,18 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
   st.report.shards = {o.shard};
   st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();
+  std::uint64_t not_applicable = 0;
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
       if (o.profile && *o.profile != profile) continue;
+      if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, expect)) {
+        std::printf("n/a  %-44s %-10s expect %-9s under %s: %s\n", e->name.c_str(),
+                    kmodel::profile_name(profile), streamcheck::expect_name(expect),
+                    kmodel::strategy_name(config_for(*e, o).strategy), why->c_str());
+        ++not_applicable;
+        continue;
+      }
       const kmodel::ScenarioVerdict v = check_one(*e, profile, expect, st);
       print_verdict_line(v);
       print_details(v, o);
@@ -382,11 +390,14 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
     }
   }
   const streamcheck::Summary sum = st.report.summary();
-  if (sum.checks == 0) return usage_error("no scenario matches the given names and --profile");
-  std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met (shard %s, %.1f s)\n",
+  if (sum.checks == 0 && not_applicable == 0)
+    return usage_error("no scenario matches the given names and --profile");
+  std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met, %llu not applicable "
+              "(shard %s, %.1f s)\n",
               static_cast<unsigned long long>(sum.checks),
               static_cast<unsigned long long>(sum.met),
-              static_cast<unsigned long long>(sum.unmet), o.shard.str().c_str(),
+              static_cast<unsigned long long>(sum.unmet),
+              static_cast<unsigned long long>(not_applicable), o.shard.str().c_str(),
               absl::ToDoubleSeconds(absl::Now() - start));
   if (json.requested())
     if (std::string err = json.write(streamcheck::report_to_json(st.report)); !err.empty())

@@ -280,6 +280,13 @@ const std::vector<std::pair<Profile, Expectation>> kAllPass = {
     {Profile::kMainline, Expect::kPass},
 };
 
+// A page freed while still in use: freed with an element in it, or while
+// it is a CPU's current page, whichever the schedule reaches first (both
+// seeded bugs can do either).
+Expectation freed_early() {
+  return expect_violation(FailureKind::kAssertion, "bpf_stream_page freed while");
+}
+
 const ScenarioRegistrar kNmiReentry({
     "alloc/nmi_reentry",
     "an NMI allocates while its CPU is inside an allocation (-ENOMEM), with page "
@@ -326,7 +333,7 @@ const ScenarioRegistrar kBugMissingRef({
       cross_cpu_free(s);
       set_bug(&alloc_internal::SeededBugs::skip_elem_page_ref);
     },
-    {{Profile::kLinux618, expect_violation(FailureKind::kAssertion, "element(s) still in it")}},
+    {{Profile::kLinux618, freed_early()}},
 });
 
 const ScenarioRegistrar kBugFreeCurrent({
@@ -338,7 +345,7 @@ const ScenarioRegistrar kBugFreeCurrent({
       cross_cpu_free(s);
       set_bug(&alloc_internal::SeededBugs::no_cpu_page_ref);
     },
-    {{Profile::kLinux618, expect_violation(FailureKind::kAssertion, "'s current page")}},
+    {{Profile::kLinux618, freed_early()}},
 });
 
 const ScenarioRegistrar kBugNoTrylock({
@@ -351,7 +358,10 @@ const ScenarioRegistrar kBugNoTrylock({
       build_nmi_reentry(s, 3);
       set_bug(&alloc_internal::SeededBugs::no_trylock);
     },
-    {{Profile::kLinux618, expect_violation(FailureKind::kAssertion, "overlaps a live one")}},
+    {{Profile::kLinux618, // The nested bump allocation shows as an overlap, or (exhaustive
+      // search finds this first) as bytes the allocator lost track of.
+      expect_violation_matching(FailureKind::kAssertion,
+                                "overlaps a live one|allocator still holds [0-9]+ pages")}},
 });
 
 }  // namespace

@@ -23,6 +23,14 @@ ScenarioRegistrar::ScenarioRegistrar(ScenarioEntry entry) {
   registry().push_back(std::move(entry));
 }
 
+const std::string* ScenarioEntry::not_applicable(StrategyKind strategy,
+                                                 const Expectation& x) const {
+  if (!x.violation) return nullptr;
+  for (const auto& [s, why] : not_for)
+    if (s == strategy) return &why;
+  return nullptr;
+}
+
 std::vector<const ScenarioEntry*> all_scenarios() {
   std::vector<const ScenarioEntry*> out;
   for (const ScenarioEntry& e : registry()) out.push_back(&e);

@@ -55,6 +55,13 @@ struct ScenarioEntry {
   ScenarioFn scenario;
   // The profiles the scenario runs under, each with its expectation.
   std::vector<std::pair<Profile, Expectation>> expect;
+  // Strategies that cannot be relied on to find this entry's expected
+  // violations within its budget, each with the reason (printed as "n/a").
+  // Expected passes hold under every strategy and are always checked.
+  std::vector<std::pair<StrategyKind, std::string>> not_for = {};
+
+  // The reason `expect` is not checked under `strategy`, or null.
+  const std::string* not_applicable(StrategyKind strategy, const Expectation& expect) const;
 };
 
 class ScenarioRegistrar {

@@ -50,6 +50,7 @@ struct Machine::Cpu {
   const void* pending_addr = nullptr;
   int pending_interrupt = 0;  // 1-based; 0 none
   bool relaxed = false;       // cpu_relax() since the last write anyone made
+  std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
 };
 
 const char* outcome_name(RunResult::Outcome outcome) {
@@ -176,13 +177,24 @@ void Machine::step_loop() {
   while (result_.ok()) {
     runnable.clear();
     choices.clear();
+    std::uint64_t runnable_mask = 0;
     for (int i = 0; i < config_.cpus; ++i) {
       Cpu& c = cpus_[i];
       if (!c.fiber || c.fiber->finished()) continue;
-      runnable.push_back(i);
-      choices.push_back({i, c.pending_op, result_.trace.object_id(c.pending_addr)});
+      runnable_mask |= std::uint64_t{1} << i;
     }
-    if (runnable.empty()) return;
+    if (runnable_mask == 0) return;
+    // Fairness (CHESS): a CPU that spun waits until every CPU that was
+    // runnable then has stepped, so no strategy can starve a CPU behind a
+    // spinner (a schedule no fair machine has, which would look like a hang).
+    for (int pass = 0; pass < 2 && runnable.empty(); ++pass) {
+      for (int i = 0; i < config_.cpus; ++i) {
+        if (!(runnable_mask >> i & 1)) continue;
+        if (pass == 0 && config_.fair && (cpus_[i].waits_for & runnable_mask) != 0) continue;
+        runnable.push_back(i);
+        choices.push_back({i, cpus_[i].pending_op, result_.trace.object_id(cpus_[i].pending_addr)});
+      }
+    }
     if (result_.steps >= config_.max_steps) {
       fail(RunResult::Outcome::kHang, FailureKind::kHang,
            absl::StrCat("no completion within ", config_.max_steps,
@@ -196,6 +208,9 @@ void Machine::step_loop() {
       result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
       std::vector<int> candidates = deliverable_interrupts(cpu);
       std::size_t pick = candidates.empty() ? 0 : strategy_.pick_interrupt(cpu.id, candidates);
+      for (int i = 0; i < config_.cpus; ++i) cpus_[i].waits_for &= ~(std::uint64_t{1} << cpu.id);
+      if (pick == 0 && cpu.pending_op == internal::Op::kRelax)
+        cpu.waits_for = runnable_mask & ~(std::uint64_t{1} << cpu.id);
       if (pick != 0) {
         const int irq = candidates[pick - 1];
         result_.decisions.push_back({Decision::Kind::kInterrupt, irq});

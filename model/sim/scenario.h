@@ -60,6 +60,10 @@ struct Config {
   bool shrink = true;                    // minimise a failing schedule
   std::uint64_t determinism_every = 64;  // replay every k-th run and compare (0: off)
   bool check_leaks = true;               // tracked model memory freed by the end
+  // Fair scheduling of spin loops (CHESS): after a CPU's cpu_relax(), every
+  // CPU runnable at that moment steps before the spinner steps again. Off
+  // only to show the unfair schedules it removes.
+  bool fair = true;
 };
 
 struct InterruptSpec {

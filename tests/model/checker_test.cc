@@ -9,6 +9,7 @@
 
 #include "model/atomic.h"
 #include "model/bug.h"
+#include "model/clock.h"
 #include "model/page_alloc.h"
 #include "model/sim/check.h"
 #include "model/sim/shrink.h"
@@ -297,4 +298,39 @@ TEST_CASE("check_expecting: a setup error or an empty check is never green") {
                                        expect_pass());
   CHECK_FALSE(none.met);
   CHECK(none.got == "nothing ran (0 runs)");
+}
+
+TEST_CASE("fair scheduling: no strategy reports a hang where a spinner starves a runnable CPU") {
+  // CPU 0 polls the clock and a flag that CPU 1 sets once 1 ms has passed
+  // (as tas_timeout's owner does). A schedule that keeps running CPU 0 never
+  // lets CPU 1 see the time pass: no fair machine has it, and exhaustive
+  // search once reported it as a hang.
+  auto waiter = [](Scenario& s) {
+    auto flag = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [flag] {
+      while (READ_ONCE(*flag) == 0) {
+        (void)ktime_get_mono_fast_ns();
+        cpu_relax();
+      }
+    });
+    s.on_cpu(1, [flag] {
+      const u64 until = ktime_get_mono_fast_ns() + 1000000;
+      while (ktime_get_mono_fast_ns() < until) cpu_relax();
+      WRITE_ONCE(*flag, 1);
+    });
+  };
+  for (StrategyKind k : {StrategyKind::kRandom, StrategyKind::kPct, StrategyKind::kExhaustive}) {
+    const Config config{.cpus = 2, .iterations = k == StrategyKind::kExhaustive ? 0u : 300u,
+                        .max_steps = 2000, .strategy = k};
+    CheckResult r = check(config, waiter);
+    INFO(strategy_name(k) << ": " << r.report());
+    CHECK(r.ok());
+    if (k == StrategyKind::kExhaustive) CHECK(r.exhausted);
+  }
+  // The unfair schedules exist: without fairness the search finds one.
+  CheckResult unfair = check(Config{.cpus = 2, .iterations = 300, .max_steps = 2000,
+                                    .strategy = StrategyKind::kExhaustive, .fair = false},
+                             waiter);
+  REQUIRE_FALSE(unfair.ok());
+  CHECK(unfair.failure->kind == FailureKind::kHang);
 }
