@@ -2,7 +2,7 @@
 //
 //   streamcheck list
 //   streamcheck run [GLOB ...] [flags]
-//   streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
+//   streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
 //   streamcheck merge IN.json ... [--out=OUT.json]
 //
 // `run` checks every scenario whose name matches a glob (default: all) under
@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -29,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/options.h"
@@ -55,6 +57,9 @@ ABSL_FLAG(std::string, cpus, "", "override the catalogue's CPU count (1..NR_CPUS
 ABSL_FLAG(std::string, shard, "0/1",
           "run only shard i of n of every check (runs with index % n == i), e.g. 2/8");
 ABSL_FLAG(std::string, json, "", "write the machine-readable report of `run` to this file");
+ABSL_FLAG(std::string, failures_dir, "streamcheck-failures",
+          "run: write every failing schedule to a file in this directory (created if "
+          "missing; relative to where streamcheck was started); empty: none");
 ABSL_FLAG(std::string, out, "", "merge: write the merged report to this file (never an input)");
 ABSL_FLAG(std::string, trace_out, "",
           "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
@@ -82,10 +87,13 @@ commands:
       'llist/*'; default: all) under every profile the catalogue lists for
       it, and compares the outcome with the catalogue's expectation.
       flags: --strategy --iterations --time_budget --seed --cpus --profile
-             --shard --json --trace-out
-  streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
+             --shard --json --trace-out --failures-dir
+  streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
       re-runs one schedule string ('v1:...') exactly, printing the per-CPU
-      timeline; exit 0 if the run passes, 1 if it fails.
+      timeline; exit 0 if the run passes, 1 if it fails. @FILE reads the
+      schedule from a file (a failure file of `run`, or a --json report:
+      the failure of SCENARIO's entry, with its profile and CPU count);
+      '-' reads it from stdin.
   streamcheck merge IN.json ... [--out=OUT.json]
       combines the --json reports of shards into one (same scenario and
       profile: counters and goal counts summed, verdict judged on the union
@@ -104,6 +112,9 @@ flags (--name=value; '-' and '_' are interchangeable in names):
   --json=FILE        machine-readable report (format: docs/streamcheck.md)
   --trace-out=FILE   Chrome trace-event JSON of one run, for
                      https://ui.perfetto.dev or chrome://tracing
+  --failures-dir=D   where `run` writes each failing schedule, one file per
+                     failure (default streamcheck-failures; '' for none)
+  --out=FILE         merge: the merged report (never one of the inputs)
 
 On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA).
 A failure prints the shrunk schedule, the per-CPU timeline and the replay
@@ -170,6 +181,7 @@ struct Options {
   std::string json_path;
   std::string trace_path;
   std::string out_path;
+  std::string failures_dir;
 };
 
 // Returns the error for the first invalid flag value.
@@ -211,6 +223,12 @@ absl::Status parse_options(Options& o) {
   o.json_path = absl::GetFlag(FLAGS_json);
   o.trace_path = absl::GetFlag(FLAGS_trace_out);
   o.out_path = absl::GetFlag(FLAGS_out);
+  o.failures_dir = absl::GetFlag(FLAGS_failures_dir);
+  // Under `bazel run` the process starts in the runfiles tree; a relative
+  // directory means the user's.
+  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+      wd != nullptr && !o.failures_dir.empty() && o.failures_dir[0] != '/')
+    o.failures_dir = absl::StrCat(wd, "/", o.failures_dir);
   return absl::OkStatus();
 }
 
@@ -287,12 +305,45 @@ kmodel::Config config_for(const ScenarioEntry& e, const Options& o) {
   return c;
 }
 
+// Long schedules are replayed from their failure file: a command line of
+// 100 K characters fails with "Argument list too long".
+constexpr std::size_t kLongSchedule = 400;
+
 std::string replay_command(const std::string& name, const std::string& schedule,
-                           kmodel::Profile profile, const Options& o) {
-  std::string cmd = absl::StrCat("streamcheck replay ", name, " '", schedule, "' --profile=",
+                           kmodel::Profile profile, const Options& o,
+                           const std::string& file = "") {
+  const std::string what = !file.empty() && schedule.size() > kLongSchedule
+                               ? absl::StrCat("@", file)
+                               : absl::StrCat("'", schedule, "'");
+  std::string cmd = absl::StrCat("streamcheck replay ", name, " ", what, " --profile=",
                                  kmodel::profile_name(profile));
   if (o.cpus != 0) absl::StrAppend(&cmd, " --cpus=", o.cpus);
   return cmd;
+}
+
+// Writes a failing schedule to its own file in --failures-dir, named by the
+// scenario, profile and a hash of the schedule (like libFuzzer's crash-*).
+// Returns the path, or "" (no directory, or nothing to replay).
+std::string write_failure_file(const kmodel::ScenarioVerdict& v, const Options& o) {
+  const kmodel::RunResult& f = *v.result.failure;
+  if (o.failures_dir.empty() || f.schedule.empty() || f.decisions.empty()) return "";
+  ::mkdir(o.failures_dir.c_str(), 0777);  // an existing directory is fine
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : f.schedule) h = (h ^ c) * 1099511628211ull;
+  std::string name = v.entry->name;
+  for (char& c : name)
+    if (c == '/') c = '_';
+  const std::string path =
+      absl::StrCat(o.failures_dir, "/failure-", name, "-", kmodel::profile_name(v.profile), "-",
+                   absl::Hex(h, absl::kZeroPad16), ".txt");
+  std::FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) {
+    std::fprintf(stderr, "streamcheck: cannot write the failure file \"%s\"\n", path.c_str());
+    return "";
+  }
+  const bool ok = std::fprintf(out, "%s\n", f.schedule.c_str()) > 0;
+  if (std::fclose(out) != 0 || !ok) return "";
+  return path;
 }
 
 // What the run printed for one check beyond its one-line verdict.
@@ -303,7 +354,9 @@ void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
     std::printf("  expected: %s\n  got:      %s\n", v.expect.describe().c_str(), v.got().c_str());
   if (!r.failure) return;
   const kmodel::RunResult& f = *r.failure;
-  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o);
+  const std::string file = write_failure_file(v, o);
+  if (!file.empty()) std::printf("  schedule file: %s\n", file.c_str());
+  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o, file);
   if (met) {  // the expected violation: short
     std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::failure_kind_name(f.kind),
                 f.message.c_str(), replay.c_str());
@@ -414,18 +467,83 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
 
 // ---- replay ----------------------------------------------------------------
 
-int cmd_replay(const std::string& name, const std::string& schedule, const Options& o) {
-  const kmodel::Profile profile = o.profile.value_or(kmodel::current_profile());
+// "" on success; else an error naming the file.
+std::string read_text(const std::string& path, std::string& out) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::StrCat("cannot read \"", path, "\"");
+    text << in.rdbuf();
+    if (in.bad()) return absl::StrCat("cannot read \"", path, "\"");
+  }
+  out = text.str();
+  return "";
+}
+
+// What `replay` runs: the schedule, and the profile and CPU count a report
+// entry names (the flags still win).
+struct ReplayInput {
+  std::string schedule;
+  std::optional<kmodel::Profile> profile;
+  int cpus = 0;
+};
+
+// SCHEDULE is a schedule string, '-' (stdin) or @FILE: a schedule, or a
+// --json report whose entry for `name` has a failure.
+std::string resolve_schedule(const std::string& name, const std::string& arg, const Options& o,
+                             ReplayInput& in) {
+  if (arg != "-" && (arg.empty() || arg[0] != '@')) {
+    in.schedule = arg;
+    return "";
+  }
+  const std::string path = arg == "-" ? "-" : arg.substr(1);
+  std::string text;
+  if (std::string err = read_text(path, text); !err.empty()) return err;
+  const absl::string_view stripped = absl::StripAsciiWhitespace(text);
+  const std::string trimmed(stripped.data(), stripped.size());
+  if (trimmed.empty() || trimmed[0] != '{') {
+    in.schedule = trimmed;
+    return "";
+  }
+  absl::StatusOr<Report> report = streamcheck::report_from_json(trimmed);
+  if (!report.ok())
+    return absl::StrCat(path, ": not a valid streamcheck report: ", report.status().message());
+  for (const ScenarioReport& e : report->scenarios) {
+    if (e.name != name || !e.failure) continue;
+    if (o.profile && kmodel::profile_name(*o.profile) != e.profile) continue;
+    absl::StatusOr<kmodel::Profile> p = kmodel::parse_profile(e.profile);
+    if (!p.ok()) return absl::StrCat(path, ": ", p.status().message());
+    in.schedule = e.failure->schedule;
+    in.profile = *p;
+    in.cpus = e.cpus;
+    return "";
+  }
+  return absl::StrCat(path, ": the report has no failure of ", name,
+                      o.profile ? absl::StrCat(" under ", kmodel::profile_name(*o.profile)) : "");
+}
+
+int cmd_replay(const std::string& name, const std::string& arg, const Options& o) {
   OutputFile trace;
   if (std::string err = trace.open(o.trace_path, "--trace-out"); !err.empty())
     return usage_error(err);
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (e->name != name) continue;
+    ReplayInput in;
+    if (std::string err = resolve_schedule(name, arg, o, in); !err.empty())
+      return usage_error(err);
+    const std::string& schedule = in.schedule;
+    const kmodel::Profile profile =
+        o.profile.value_or(in.profile.value_or(kmodel::current_profile()));
     kmodel::Config config = e->config;
+    if (in.cpus != 0) config.cpus = in.cpus;
     if (o.cpus != 0) config.cpus = o.cpus;
     kmodel::ScopedProfile scoped(profile);
     absl::StatusOr<kmodel::RunResult> r = kmodel::replay(config, e->scenario, schedule);
-    if (!r.ok()) return usage_error(absl::StrCat("schedule '", schedule, "': ", r.status().message()));
+    const std::string shown =
+        schedule.size() > 80 ? absl::StrCat(schedule.substr(0, 80), "...") : schedule;
+    if (!r.ok()) return usage_error(absl::StrCat("schedule '", shown, "': ", r.status().message()));
     std::printf("%s under %s: %s", name.c_str(), kmodel::profile_name(profile),
                 r->report().c_str());
     if (!r->trace.events().empty()) std::printf("%s", r->trace.timeline(r->cpus).c_str());
@@ -435,7 +553,7 @@ int cmd_replay(const std::string& name, const std::string& schedule, const Optio
     // A schedule that does not fit the scenario is the caller's mistake
     // (another scenario, profile or CPU count), not a finding.
     if (r->outcome == kmodel::RunResult::Outcome::kDivergence)
-      return usage_error(absl::StrCat("schedule '", schedule, "' does not fit ", name, " under ",
+      return usage_error(absl::StrCat("schedule '", shown, "' does not fit ", name, " under ",
                                       kmodel::profile_name(profile), ": ", r->message));
     return r->ok() ? kExitPass : kExitViolation;
   }

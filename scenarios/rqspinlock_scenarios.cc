@@ -10,10 +10,12 @@
 // entries under "rqspinlock/seeded_bug/...", each expected to be caught.
 #include "scenarios/rqspinlock_scenarios.h"
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "model/bug.h"
 #include "scenarios/catalogue.h"
 #include "sync/rqspinlock.h"
@@ -73,6 +75,25 @@ void assert_lock_free(const rqspinlock_t* lock, const char* name) {
 }
 
 // Lock words, MCS queues and held-locks tables, for a failure report.
+// Who holds and who waits, for a failure report (a hang above all): each
+// named lock word, then each CPU's held-lock table and queue node.
+void describe_wait_for(Scenario& s, std::vector<std::pair<const char*, const rqspinlock_t*>> locks) {
+  s.describe_state([locks, cpus = s.cpus()] {
+    std::string out = "wait-for:";
+    for (const auto& [name, lock] : locks)
+      absl::StrAppend(&out, "\n    lock ", name, " ", rqspinlock_describe(lock));
+    for (int cpu = 0; cpu < cpus; ++cpu) absl::StrAppend(&out, "\n    ", rqspinlock_describe_cpu(cpu));
+    // The held-lock tables print addresses, which differ from run to run:
+    // name the scenario's locks instead, so a report replays to the same text.
+    for (const auto& [name, lock] : locks) {
+      char addr[32];
+      std::snprintf(addr, sizeof(addr), "%p", static_cast<const void*>(lock));
+      out = absl::StrReplaceAll(out, {{addr, name}});
+    }
+    return out;
+  });
+}
+
 std::string describe_locks(const rqspinlock_t* a, const rqspinlock_t* b, int cpus) {
   std::string out = absl::StrCat("lock A ", rqspinlock_describe(a), "; lock B ",
                                  rqspinlock_describe(b));
@@ -142,6 +163,7 @@ void mutual_exclusion(Scenario& s) {
   fast_cadence();
   const int cpus = s.cpus();
   auto st = std::make_shared<MutexState>(cpus);
+  describe_wait_for(s, {{"A", &st->locks[0].lock}, {"B", &st->locks[1].lock}});
   // Tasks take A with any variant (irqs may stay on) and B with irqs off,
   // as every lock that a hardirq also takes must be taken.
   for (int cpu = 0; cpu < cpus; ++cpu) {
@@ -191,6 +213,7 @@ void stress_mix(Scenario& s) {
 void hardirq_same_lock_irqs_on(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<MutexState>(s.cpus());
+  describe_wait_for(s, {{"A", &st->locks[0].lock}});
   for (int cpu = 0; cpu < s.cpus(); ++cpu)
     s.on_cpu(cpu, [st] {
       for (int round = 0; round < 2; ++round) take_once(st.get(), 0, Variant::kRaw);
@@ -228,6 +251,7 @@ void aa_task(AaState* st) {
 void aa_nmi(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<AaState>();
+  describe_wait_for(s, {{"A", &st->a.lock}});
   // Not vacuous: some run must have the NMI interrupt an owner or waiter.
   const int nmi_saw_aa = s.goal("NMI got -EDEADLK");
   s.on_cpu(0, [st] { aa_task(st.get()); });
@@ -313,6 +337,7 @@ void abba_body(AbbaState* st, int mine) {
 void abba(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<AbbaState>();
+  describe_wait_for(s, {{"A", &st->lock[0]}, {"B", &st->lock[1]}});
   s.on_cpu(0, [st] { abba_body(st.get(), 0); });
   s.on_cpu(1, [st] { abba_body(st.get(), 1); });
   s.at_end([st] {
@@ -412,6 +437,7 @@ void queue_waiter(QueueState* st, int told_to_leave) {
 void queue_timeout_recovers(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<QueueState>();
+  describe_wait_for(s, {{"A", &st->a.lock}});
   // The owner takes the lock before any waiter runs (setup is CPU 0).
   MODEL_ASSERT(res_spin_lock(&st->a.lock) == 0, "setup: lock A");
   st->t0 = ktime_get_mono_fast_ns();
@@ -453,6 +479,8 @@ void take_nested(NestState* st, std::vector<int> order) {
 void no_false_deadlock(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<NestState>();
+  describe_wait_for(s, {{"A", &st->locks[0]}, {"B", &st->locks[1]}, {"C", &st->locks[2]},
+                        {"D", &st->locks[3]}});
   const std::vector<std::vector<int>> orders = {{0, 1, 2}, {1, 2}, {0, 2}};
   for (int cpu = 0; cpu < s.cpus(); ++cpu) {
     const std::vector<int> order = orders[static_cast<std::size_t>(cpu) % orders.size()];
@@ -479,6 +507,7 @@ struct TasState {
 void tas_timeout(Scenario& s) {
   fast_cadence();
   auto st = std::make_shared<TasState>();
+  describe_wait_for(s, {{"T", &st->lock}});
   MODEL_ASSERT(resilient_tas_spin_lock(&st->lock) == 0, "setup: TAS lock");
   st->t0 = ktime_get_mono_fast_ns();
   s.on_cpu(0, [st] {
@@ -592,7 +621,10 @@ const ScenarioRegistrar kQueueTimeout({
     "a 600 ms owner: the pending waiter and the queue head time out, queued waiters "
     "leave in FIFO order; afterwards the lock word, MCS nodes and tables are clean and "
     "every CPU takes the lock",
-    Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 300000},
+    // A hang of 300000 steps: the shrinker replays that many per try (two
+    // minutes on a loaded 2-core machine); `replay` of the unshrunk
+    // schedule file still works.
+    Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 300000, .shrink = false},
     queue_timeout_recovers,
     everywhere(Expect::kPass),
 });
@@ -643,7 +675,9 @@ const ScenarioRegistrar kBugForgetsSuccessor({
     "rqspinlock/seeded_bug/queue_timeout_forgets_successor",
     "seeded bug: a timed-out queue head does not signal its successor, which then "
     "spins forever",
-    // A hang: shrinking its 300000-step schedule costs minutes under ASan.
+    // A hang of 300000 steps: the shrinker replays that many per try (two
+    // minutes on a loaded 2-core machine); `replay` of the unshrunk
+    // schedule file still works.
     Config{.cpus = 4, .seed = 9, .iterations = 150, .max_steps = 300000, .shrink = false},
     with_seeded_bug<RqspinlockSeededBug::kQueueTimeoutForgetsSuccessor,
                     queue_timeout_recovers>,

@@ -95,11 +95,18 @@ absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
 }
 
 std::string RunResult::report() const {
+  // A schedule of thousands of characters is noise in a report: its head
+  // and its length (the caller has the whole string, e.g. in a file).
+  constexpr std::size_t kShown = 200;
+  const std::string shown =
+      schedule.size() <= kShown
+          ? schedule
+          : absl::StrCat(schedule.substr(0, kShown), "... (", schedule.size(), " characters)");
   std::string out = absl::StrCat(kind == FailureKind::kNone ? outcome_name(outcome)
                                                              : failure_kind_name(kind),
                                  ": ", message, "\n",
                                  "  steps: ", steps, ", simulated time: ", sim_time_ns,
-                                 " ns\n  schedule: ", schedule, "\n");
+                                 " ns\n  schedule: ", shown, "\n");
   if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
   return out;
 }

@@ -126,6 +126,25 @@ else
   fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
 fi
 
+# Every failing schedule is written to a file; replay takes @FILE, '-' and
+# a --json report as well as the string.
+expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --profile=seed \
+  --failures-dir="$tmp/fails" --json="$tmp/hang.json"
+file=$(ls "$tmp"/fails/failure-rqspinlock_hardirq_same_lock_irqs_on-seed-*.txt 2>/dev/null | head -1)
+[ -n "$file" ] || fail "run wrote no failure file: $(cat "$tmp/out")"
+expect_stdout "lasso: after a prefix of"
+expect_stdout "wait-for:"
+expect_exit 1 "replay @FILE" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$file" --profile=seed
+expect_stdout "hang: no completion within"
+expect_exit 1 "replay -" -- replay rqspinlock/hardirq_same_lock_irqs_on - --profile=seed <"$file"
+expect_stdout "hang: no completion within"
+expect_exit 1 "replay @report.json" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$tmp/hang.json"
+expect_stdout "under seed: hang"
+expect_exit 2 "replay @report.json without that failure" -- replay rqspinlock/abba "@$tmp/hang.json"
+expect_stderr "has no failure of rqspinlock/abba"
+expect_exit 2 "replay @missing" -- replay rqspinlock/abba "@$tmp/none.txt"
+expect_stderr "$tmp/none.txt"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

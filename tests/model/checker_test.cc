@@ -334,3 +334,35 @@ TEST_CASE("fair scheduling: no strategy reports a hang where a spinner starves a
   REQUIRE_FALSE(unfair.ok());
   CHECK(unfair.failure->kind == FailureKind::kHang);
 }
+
+TEST_CASE("a hang is shrunk to a short prefix and a cycle (lasso), and replays") {
+  // Two CPUs wait for each other's flag: a deadlock. The random walk's
+  // schedule is thousands of decisions; shrunk, it is a prefix and the
+  // round-robin cycle of the stuck CPUs.
+  auto deadlock = [](Scenario& s) {
+    auto a = std::make_shared<Atomic<int>>(0);
+    auto b = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [a, b] {
+      while (READ_ONCE(*b) == 0) cpu_relax();
+      WRITE_ONCE(*a, 1);
+    });
+    s.on_cpu(1, [a, b] {
+      while (READ_ONCE(*a) == 0) cpu_relax();
+      WRITE_ONCE(*b, 1);
+    });
+  };
+  const Config config{.cpus = 2, .iterations = 1, .max_steps = 5000};
+  CheckResult r = check(config, deadlock);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.report());
+  CHECK(r.failure->kind == FailureKind::kHang);
+  CHECK_THAT(r.failure->message, Catch::Contains("lasso: after a prefix of"));
+  CHECK(r.failure->schedule.size() < 40);
+  const Lasso l = find_lasso(r.failure->decisions);
+  CHECK(l.cycle > 0);
+  CHECK(l.prefix < 10);
+  auto again = replay(config, deadlock, r.failure->schedule);
+  REQUIRE(again.ok());
+  CHECK(again->kind == FailureKind::kHang);
+  CHECK(again->decisions == r.failure->decisions);
+}
