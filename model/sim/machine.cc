@@ -50,6 +50,7 @@ struct Machine::Cpu {
   const void* pending_addr = nullptr;
   int pending_interrupt = 0;  // 1-based; 0 none
   bool relaxed = false;       // cpu_relax() since the last write anyone made
+  bool read_clock = false;    // read the clock since the last clock jump
   std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
 };
 
@@ -242,9 +243,15 @@ void Machine::step_loop() {
   }
 }
 
+// Nobody can progress until time passes: every runnable CPU spins (relaxed
+// since the last write) and has looked at the clock since the last jump. A
+// CPU that spins thousands of times between clock samples (the kernel's
+// cadence) pays relax_ns per spin instead, so one sample interval is the
+// kernel's ~1 ms rather than thousands of jumps.
 void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
   for (int i : runnable)
-    if (!cpus_[i].relaxed) return;
+    if (!cpus_[i].relaxed || !cpus_[i].read_clock) return;
+  for (int i : runnable) cpus_[i].read_clock = false;
   now_ns_ += stall_jump_ns_;
   result_.trace.add_clock_jump(stall_jump_ns_);
   stall_jump_ns_ = std::min(stall_jump_ns_ * 2, config_.max_stall_jump_ns);
@@ -330,7 +337,11 @@ void Machine::sched_point(internal::Op op, const void* addr) {
   // (A page free is judged by track_free: a second free is a double free.)
   if (addr != nullptr && !freed_.empty() && op != internal::Op::kPageAlloc)
     check_not_freed(op, addr);
-  if (op == internal::Op::kRelax) cpu->relaxed = true;
+  if (op == internal::Op::kRelax) {
+    cpu->relaxed = true;
+    now_ns_ += config_.relax_ns;
+  }
+  if (op == internal::Op::kClock) cpu->read_clock = true;
   cpu->pending_op = op;
   cpu->pending_addr = addr;
   cpu->fiber->suspend();

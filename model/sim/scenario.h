@@ -44,6 +44,9 @@ struct Config {
   std::uint64_t max_steps = 100000;    // more steps than this in a run: a hang
   double interrupt_probability = 0.05; // random strategy: per eligible step
   std::uint64_t step_ns = 10;          // simulated time per step
+  // What one cpu_relax() costs on top of its step: a PAUSE of a few dozen
+  // cycles, so the kernel's 65536 spins per clock sample last ~1 ms.
+  std::uint64_t relax_ns = 15;
   std::uint64_t max_stall_jump_ns = 1000000;  // cap of one clock jump (1 ms)
 
   StrategyKind strategy = StrategyKind::kRandom;
