@@ -76,6 +76,7 @@ const char* failure_kind_name(FailureKind kind) {
     case FailureKind::kHang: return "hang";
     case FailureKind::kUseAfterFree: return "use-after-free";
     case FailureKind::kLeak: return "leak";
+    case FailureKind::kRace: return "race";
     case FailureKind::kException: return "exception";
     case FailureKind::kDivergence: return "divergence";
     case FailureKind::kNondeterminism: return "nondeterminism";
@@ -92,7 +93,7 @@ absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
   return absl::InvalidArgumentError(absl::StrCat(
       "failure kind \"", std::string(name),
       "\": unknown; expected assertion, warn, hang, use-after-free, leak, exception, "
-      "divergence, nondeterminism, vacuous or bad-input"));
+      "race, divergence, nondeterminism, vacuous or bad-input"));
 }
 
 std::string RunResult::report() const {
@@ -135,6 +136,9 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     cpus_[i].id = i;
     cpus_[i].ctx.cpu = i;
   }
+  vclock_.assign(static_cast<std::size_t>(config_.cpus),
+                 std::vector<std::uint32_t>(static_cast<std::size_t>(config_.cpus), 0));
+  for (int i = 0; i < config_.cpus; ++i) vclock_[i][i] = 1;
   tls_machine = this;
   internal::tls_current_cpu = &cpus_[0].ctx;
   // Every run starts from the same machine: no injected faults unless the
@@ -346,6 +350,64 @@ void Machine::sched_point(internal::Op op, const void* addr) {
   cpu->pending_addr = addr;
   cpu->fiber->suspend();
   wait_for_turn(*cpu);
+  // The operation happens now: account it in the happens-before relation.
+  if (config_.check_races && addr != nullptr &&
+      (op == internal::Op::kLoad || op == internal::Op::kStore || op == internal::Op::kRmw))
+    race_access(cpu->id, addr, op != internal::Op::kLoad, /*plain=*/false, op);
+}
+
+void Machine::plain_access(const void* addr, bool write) {
+  if (!config_.check_races || running_ == nullptr || unwinding_) return;  // setup, at_end
+  race_access(running_->id, addr, write, /*plain=*/true, write ? internal::Op::kStore
+                                                                : internal::Op::kLoad);
+}
+
+void Machine::race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op) {
+  const auto n = static_cast<std::size_t>(config_.cpus);
+  std::vector<std::uint32_t>& me = vclock_[static_cast<std::size_t>(cpu)];
+  Shadow& s = shadow_[addr];
+  if (s.read_epoch.empty()) {
+    s.read_epoch.assign(n, 0);
+    s.read_plain.assign(n, false);
+  }
+  auto race = [&](int other, bool other_write, bool other_plain) {
+    throw_invariant(
+        FailureKind::kRace,
+        absl::StrCat("data race on object #", result_.trace.object_id(addr), ": ",
+                     plain ? "plain " : "marked ", write ? "write" : "read", " by CPU ", cpu,
+                     " (", op == internal::Op::kRmw ? "rmw" : internal::op_name(op), ", level ",
+                     static_cast<int>(interrupt_context_level_of(cpus_[cpu].ctx)),
+                     ") unordered with a ",
+                     other_plain ? "plain " : "marked ", other_write ? "write" : "read",
+                     " by CPU ", other));
+  };
+  if (s.write_cpu >= 0 && s.write_cpu != cpu && (plain || s.write_plain) &&
+      s.write_epoch > me[static_cast<std::size_t>(s.write_cpu)])
+    race(s.write_cpu, true, s.write_plain);
+  if (write) {
+    for (std::size_t d = 0; d < n; ++d)
+      if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || s.read_plain[d]) &&
+          s.read_epoch[d] > me[d])
+        race(static_cast<int>(d), false, s.read_plain[d]);
+  }
+  if (write) {
+    s.write_cpu = cpu;
+    s.write_epoch = me[static_cast<std::size_t>(cpu)];
+    s.write_plain = plain;
+    std::fill(s.read_epoch.begin(), s.read_epoch.end(), 0);
+  } else {
+    s.read_epoch[static_cast<std::size_t>(cpu)] = me[static_cast<std::size_t>(cpu)];
+    s.read_plain[static_cast<std::size_t>(cpu)] = plain;
+  }
+  if (plain) return;
+  // Marked accesses synchronise (all sequentially consistent here).
+  if (op != internal::Op::kStore && !s.sync.empty())
+    for (std::size_t d = 0; d < n; ++d) me[d] = std::max(me[d], s.sync[d]);
+  if (op != internal::Op::kLoad) {
+    if (s.sync.empty()) s.sync.assign(n, 0);
+    for (std::size_t d = 0; d < n; ++d) s.sync[d] = std::max(s.sync[d], me[d]);
+    ++me[static_cast<std::size_t>(cpu)];
+  }
 }
 
 void Machine::note_write() {
@@ -482,6 +544,10 @@ void track_alloc(void* p, std::size_t n, const char* what) {
 bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*)) {
   Machine* m = tls_machine;
   return m != nullptr && m->track_free(p, n, what, release);
+}
+
+void plain_access(const void* addr, bool write) {
+  if (Machine* m = tls_machine) m->plain_access(addr, write);
 }
 
 int choose(int n, const char* label) {
