@@ -15,8 +15,27 @@
 
 namespace streamcheck {
 
-const char* expect_name(kmodel::Expect expect) {
-  return expect == kmodel::Expect::kPass ? "pass" : "violation";
+const char* expect_name(const kmodel::Expectation& expect) {
+  return expect.violation ? "violation" : "pass";
+}
+
+kmodel::Expectation expectation_of(const ScenarioReport& e) {
+  if (e.expect != "violation") return kmodel::expect_pass();
+  absl::StatusOr<kmodel::FailureKind> kind = kmodel::parse_failure_kind(e.expect_kind);
+  kmodel::Expectation x = kmodel::expect_violation(
+      kind.ok() ? *kind : kmodel::FailureKind::kBadInput, e.expect_pattern);
+  x.regex = e.expect_regex;
+  return x;
+}
+
+bool judge_entry(const ScenarioReport& e, bool whole) {
+  const kmodel::Expectation x = expectation_of(e);
+  if (e.failure) {
+    absl::StatusOr<kmodel::FailureKind> kind = kmodel::parse_failure_kind(e.failure->kind);
+    return kind.ok() && x.matches(*kind, e.failure->message);
+  }
+  if (e.runs == 0 && whole) return false;
+  return !x.violation;
 }
 
 Summary Report::summary() const {
@@ -38,6 +57,9 @@ ScenarioReport scenario_report(const kmodel::ScenarioVerdict& verdict,
                    .profile = kmodel::profile_name(verdict.profile),
                    .strategy = kmodel::strategy_name(r.strategy),
                    .expect = expect_name(verdict.expect),
+                   .expect_kind = kmodel::failure_kind_name(verdict.expect.kind),
+                   .expect_pattern = verdict.expect.pattern,
+                   .expect_regex = verdict.expect.regex,
                    .met = verdict.met(),
                    .cpus = config.cpus,
                    .seed = config.seed,
@@ -51,6 +73,7 @@ ScenarioReport scenario_report(const kmodel::ScenarioVerdict& verdict,
   if (r.failure) {
     const kmodel::RunResult& f = *r.failure;
     e.failure = FailureReport{.outcome = kmodel::outcome_name(f.outcome),
+                              .kind = kmodel::failure_kind_name(f.kind),
                               .message = f.message,
                               .schedule = f.schedule,
                               .run = r.failing_run,
@@ -73,7 +96,7 @@ std::string json_seconds(double s) { return absl::StrFormat("%.6f", s); }
 
 std::string failure_json(const std::optional<FailureReport>& f) {
   if (!f) return "null";
-  return absl::StrCat("{\"outcome\": ", json_quote(f->outcome),
+  return absl::StrCat("{\"outcome\": ", json_quote(f->outcome), ", \"kind\": ", json_quote(f->kind),
                       ", \"message\": ", json_quote(f->message),
                       ", \"schedule\": ", json_quote(f->schedule), ", \"run\": ", f->run,
                       ", \"steps\": ", f->steps, ", \"sim_time_ns\": ", f->sim_time_ns,
@@ -93,6 +116,9 @@ std::string scenario_json(const ScenarioReport& e) {
   return absl::StrCat(
       "    {\"name\": ", json_quote(e.name), ", \"profile\": ", json_quote(e.profile),
       ", \"strategy\": ", json_quote(e.strategy), ", \"expect\": ", json_quote(e.expect),
+      ", \"expect_kind\": ", json_quote(e.expect_kind),
+      ", \"expect_pattern\": ", json_quote(e.expect_pattern),
+      ", \"expect_regex\": ", json_bool(e.expect_regex),
       ", \"verdict\": ", e.met ? "\"met\"" : "\"unmet\"", ",\n     \"cpus\": ", e.cpus,
       ", \"seed\": ", e.seed, ", \"runs\": ", e.runs, ", \"steps\": ", e.steps,
       ", \"pruned\": ", e.pruned, ", \"exhausted\": ", json_bool(e.exhausted),
@@ -112,7 +138,7 @@ std::string report_to_json(const Report& report) {
   std::vector<std::string> entries;
   for (const ScenarioReport& e : report.scenarios) entries.push_back(scenario_json(e));
   return absl::StrCat(
-      "{\"format\": \"streamcheck-report\", \"version\": 1, \"shard\": ",
+      "{\"format\": \"streamcheck-report\", \"version\": 2, \"shard\": ",
       json_quote(shards_text(report.shards)), ",\n \"summary\": {\"checks\": ", s.checks,
       ", \"met\": ", s.met, ", \"unmet\": ", s.unmet, ", \"runs\": ", s.runs,
       ", \"steps\": ", s.steps, ", \"seconds\": ", json_seconds(s.seconds),
@@ -134,6 +160,7 @@ namespace {
 absl::StatusOr<FailureReport> failure_from(const JsonValue& v) {
   FailureReport f;
   REPORT_ASSIGN(f.outcome, get_string(v, "outcome"));
+  REPORT_ASSIGN(f.kind, get_string(v, "kind"));
   REPORT_ASSIGN(f.message, get_string(v, "message"));
   REPORT_ASSIGN(f.schedule, get_string(v, "schedule"));
   REPORT_ASSIGN(f.run, get_u64(v, "run"));
@@ -172,9 +199,15 @@ absl::StatusOr<ScenarioReport> scenario_from(const JsonValue& v) {
   REPORT_ASSIGN(e.profile, get_string(v, "profile"));
   REPORT_ASSIGN(e.strategy, get_string(v, "strategy"));
   REPORT_ASSIGN(e.expect, get_string(v, "expect"));
+  REPORT_ASSIGN(e.expect_kind, get_string(v, "expect_kind"));
+  REPORT_ASSIGN(e.expect_pattern, get_string(v, "expect_pattern"));
+  REPORT_ASSIGN(e.expect_regex, get_bool(v, "expect_regex"));
   REPORT_ASSIGN(verdict, get_string(v, "verdict"));
   if (absl::Status st = check_one_of("expect", e.expect, "pass", "violation"); !st.ok()) return st;
   if (absl::Status st = check_one_of("verdict", verdict, "met", "unmet"); !st.ok()) return st;
+  if (e.expect == "violation")
+    if (absl::StatusOr<kmodel::FailureKind> k = kmodel::parse_failure_kind(e.expect_kind); !k.ok())
+      return absl::InvalidArgumentError(absl::StrCat("key \"expect_kind\": ", k.status().message()));
   e.met = verdict == "met";
   REPORT_ASSIGN(cpus, get_u64(v, "cpus"));
   e.cpus = static_cast<int>(cpus);
@@ -211,9 +244,9 @@ absl::StatusOr<Report> report_from_json(std::string_view text) {
   std::uint64_t version = 0;
   REPORT_ASSIGN(format, get_string(doc, "format"));
   REPORT_ASSIGN(version, get_u64(doc, "version"));
-  if (format != "streamcheck-report" || version != 1)
+  if (format != "streamcheck-report" || version != 2)
     return absl::InvalidArgumentError(
-        absl::StrCat("not a streamcheck report of version 1 (format \"", format, "\", version ",
+        absl::StrCat("not a streamcheck report of version 2 (format \"", format, "\", version ",
                      version, ")"));
   Report report;
   REPORT_ASSIGN(shard, get_string(doc, "shard"));
@@ -257,7 +290,9 @@ void add_goals(std::vector<GoalReport>& into, const std::vector<GoalReport>& fro
 // `into` and `from` checked the same scenario under the same profile on
 // different shards: together they checked the union of their runs.
 absl::Status combine(ScenarioReport& into, const ScenarioReport& from) {
-  if (into.expect != from.expect || into.strategy != from.strategy)
+  if (into.expect != from.expect || into.expect_kind != from.expect_kind ||
+      into.expect_pattern != from.expect_pattern || into.expect_regex != from.expect_regex ||
+      into.strategy != from.strategy)
     return absl::InvalidArgumentError(
         absl::StrCat(from.name, " under ", from.profile,
                      ": the shards disagree on the expectation or the strategy"));
@@ -269,32 +304,82 @@ absl::Status combine(ScenarioReport& into, const ScenarioReport& from) {
   into.seconds += from.seconds;
   add_goals(into.goals, from.goals);
   if (!into.failure) into.failure = from.failure;
-  into.met = (into.expect == "pass") == !into.failure.has_value();
   return absl::OkStatus();
+}
+
+// The shards that together produced an entry must be one whole check: a
+// single 0/1, or every i/n of one n exactly once.
+absl::Status check_coverage(const ScenarioReport& e, std::vector<Shard> shards) {
+  const std::string what = absl::StrCat(e.name, " under ", e.profile);
+  std::sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) {
+    return a.count != b.count ? a.count < b.count : a.index < b.index;
+  });
+  const std::uint64_t n = shards.front().count;
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    if (shards[i].count != n)
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": inputs split it into different shard counts (", shards.front().str(), ", ",
+          shards[i].str(), ")"));
+    if (i > 0 && shards[i].index == shards[i - 1].index)
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": covered twice (", shards[i].str(),
+                       n == 1 ? " in two inputs): its runs would count twice" : " twice)"));
+  }
+  if (shards.size() != n) {
+    std::vector<std::string> missing;
+    for (std::uint64_t i = 0, k = 0; i < n; ++i) {
+      if (k < shards.size() && shards[k].index == i) ++k;
+      else missing.push_back(Shard{i, n}.str());
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": incomplete set of shards, missing ", absl::StrJoin(missing, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+// A whole check that never reached a goal proves nothing about it: the
+// same rule as kmodel::check() applies to an unsharded check, judged here
+// on the union of the shards.
+void judge_vacuity(ScenarioReport& e) {
+  if (e.failure || e.out_of_time || e.runs == 0) return;
+  for (const GoalReport& g : e.goals) {
+    if (g.runs_reached != 0) continue;
+    e.failure = FailureReport{
+        .outcome = kmodel::outcome_name(kmodel::RunResult::Outcome::kVacuous),
+        .kind = kmodel::failure_kind_name(kmodel::FailureKind::kVacuous),
+        .message = absl::StrCat("goal \"", g.name, "\" was never reached in ", e.runs,
+                                " runs (the union of the shards): the check proves nothing "
+                                "about it")};
+    return;
+  }
 }
 
 }  // namespace
 
 absl::StatusOr<Report> merge_reports(const std::vector<Report>& reports) {
   Report out;
-  std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
   std::map<std::pair<std::string, std::string>, std::size_t> index;  // (name, profile)
+  std::vector<std::vector<Shard>> covered;                          // per merged entry
   for (const Report& r : reports) {
-    for (const Shard& s : r.shards) {
-      // Unsharded reports (0/1) of different scenario sets may be merged;
-      // the same part of a partitioned check twice would double count.
-      if (!seen.insert({s.index, s.count}).second && s.count > 1)
-        return absl::InvalidArgumentError(absl::StrCat("shard ", s.str(), " appears twice"));
-      out.shards.push_back(s);
-    }
+    if (r.shards.empty()) return absl::InvalidArgumentError("a report names no shard");
+    out.shards.insert(out.shards.end(), r.shards.begin(), r.shards.end());
     for (const ScenarioReport& e : r.scenarios) {
       auto [it, fresh] = index.emplace(std::make_pair(e.name, e.profile), out.scenarios.size());
       if (fresh) {
         out.scenarios.push_back(e);
+        covered.emplace_back();
       } else if (absl::Status st = combine(out.scenarios[it->second], e); !st.ok()) {
         return st;
       }
+      std::vector<Shard>& c = covered[it->second];
+      c.insert(c.end(), r.shards.begin(), r.shards.end());
     }
+  }
+  for (std::size_t i = 0; i < out.scenarios.size(); ++i) {
+    ScenarioReport& e = out.scenarios[i];
+    if (absl::Status st = check_coverage(e, covered[i]); !st.ok()) return st;
+    judge_vacuity(e);
+    e.met = judge_entry(e, /*whole=*/true);
   }
   return out;
 }

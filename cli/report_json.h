@@ -27,6 +27,7 @@ namespace streamcheck {
 
 struct FailureReport {
   std::string outcome;  // outcome_name(): "failed", "hang", ...
+  std::string kind;     // failure_kind_name(): "assertion", "warn", "hang", ...
   std::string message;
   std::string schedule;  // replays the (shrunk) failing run
   std::uint64_t run = 0;  // index of the failing run in its check
@@ -48,6 +49,9 @@ struct ScenarioReport {
   std::string profile;
   std::string strategy;
   std::string expect;  // "pass" or "violation"
+  std::string expect_kind;     // a violation's failure_kind_name(), else ""
+  std::string expect_pattern;  // a violation's message pattern, else ""
+  bool expect_regex = false;   // the pattern is a regex
   bool met = false;
   int cpus = 0;
   std::uint64_t seed = 0;
@@ -74,7 +78,13 @@ struct Report {
   bool all_met() const { return summary().unmet == 0; }
 };
 
-const char* expect_name(kmodel::Expect expect);  // "pass", "violation"
+const char* expect_name(const kmodel::Expectation& expect);  // "pass", "violation"
+
+// The expectation an entry states, and whether its result meets it
+// (kmodel::judge() on the entry's fields). `whole` when the entry covers
+// every run of its check (not one shard of it).
+kmodel::Expectation expectation_of(const ScenarioReport& e);
+bool judge_entry(const ScenarioReport& e, bool whole);
 
 // The report entry of one checked scenario under one profile, with the
 // config it actually ran with (after command-line overrides).
@@ -87,9 +97,13 @@ std::string report_to_json(const Report& report);
 // mistyped key, another format or version) is an InvalidArgument error.
 absl::StatusOr<Report> report_from_json(std::string_view text);
 
-// Combines shard reports (see the top of this file). Two inputs claiming
-// the same shard, or disagreeing on a scenario's expectation or strategy,
-// are an error.
+// Combines shard reports (see the top of this file). Every (scenario,
+// profile) entry must be covered exactly once: by one unsharded report, or
+// by shards 0/n .. n-1/n of one n, each once. A missing or repeated shard,
+// the same entry in two unsharded reports, or inputs disagreeing on an
+// entry's expectation or strategy are errors (naming the entry). The merged
+// entry sums counters and goal counts, and is judged again on the union:
+// a goal reached by no shard makes it vacuous.
 absl::StatusOr<Report> merge_reports(const std::vector<Report>& reports);
 
 }  // namespace streamcheck

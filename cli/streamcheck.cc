@@ -2,8 +2,8 @@
 //
 //   streamcheck list
 //   streamcheck run [GLOB ...] [flags]
-//   streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
-//   streamcheck merge OUT.json IN.json ...
+//   streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
+//   streamcheck merge IN.json ... [--out=OUT.json]
 //
 // `run` checks every scenario whose name matches a glob (default: all) under
 // each profile the catalogue lists for it, and compares the outcome with the
@@ -11,10 +11,12 @@
 // (an expectation not met), 2 usage error. See kUsage below and
 // docs/streamcheck.md.
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -28,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/options.h"
@@ -54,13 +57,17 @@ ABSL_FLAG(std::string, cpus, "", "override the catalogue's CPU count (1..NR_CPUS
 ABSL_FLAG(std::string, shard, "0/1",
           "run only shard i of n of every check (runs with index % n == i), e.g. 2/8");
 ABSL_FLAG(std::string, json, "", "write the machine-readable report of `run` to this file");
+ABSL_FLAG(std::string, failures_dir, "streamcheck-failures",
+          "run: write every failing schedule to a file in this directory (created if "
+          "missing; relative to where streamcheck was started); empty: none");
+ABSL_FLAG(std::string, out, "", "merge: write the merged report to this file (never an input)");
 ABSL_FLAG(std::string, trace_out, "",
           "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
           "`run` the first failing run (else the last run), for `replay` the replayed run");
 
 namespace {
 
-using kmodel::Expect;
+using kmodel::Expectation;
 using kmodel::ScenarioEntry;
 using streamcheck::Report;
 using streamcheck::ScenarioReport;
@@ -80,13 +87,18 @@ commands:
       'llist/*'; default: all) under every profile the catalogue lists for
       it, and compares the outcome with the catalogue's expectation.
       flags: --strategy --iterations --time_budget --seed --cpus --profile
-             --shard --json --trace-out
-  streamcheck replay SCENARIO SCHEDULE [--profile=P] [--cpus=N] [--trace-out=FILE]
+             --shard --json --trace-out --failures-dir
+  streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
       re-runs one schedule string ('v1:...') exactly, printing the per-CPU
-      timeline; exit 0 if the run passes, 1 if it fails.
-  streamcheck merge OUT.json IN.json ...
+      timeline; exit 0 if the run passes, 1 if it fails. @FILE reads the
+      schedule from a file (a failure file of `run`, or a --json report:
+      the failure of SCENARIO's entry, with its profile and CPU count);
+      '-' reads it from stdin.
+  streamcheck merge IN.json ... [--out=OUT.json]
       combines the --json reports of shards into one (same scenario and
-      profile: counters summed, verdict judged on the union of the runs).
+      profile: counters and goal counts summed, verdict judged on the union
+      of the runs, vacuity included); refuses a missing or repeated shard;
+      writes the merged report only to --out, never over an input.
 
 flags (--name=value; '-' and '_' are interchangeable in names):
   --strategy=random|pct|exhaustive   exploration strategy
@@ -100,6 +112,9 @@ flags (--name=value; '-' and '_' are interchangeable in names):
   --json=FILE        machine-readable report (format: docs/streamcheck.md)
   --trace-out=FILE   Chrome trace-event JSON of one run, for
                      https://ui.perfetto.dev or chrome://tracing
+  --failures-dir=D   where `run` writes each failing schedule, one file per
+                     failure (default streamcheck-failures; '' for none)
+  --out=FILE         merge: the merged report (never one of the inputs)
 
 On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA).
 A failure prints the shrunk schedule, the per-CPU timeline and the replay
@@ -165,6 +180,8 @@ struct Options {
   Shard shard;
   std::string json_path;
   std::string trace_path;
+  std::string out_path;
+  std::string failures_dir;
 };
 
 // Returns the error for the first invalid flag value.
@@ -205,6 +222,13 @@ absl::Status parse_options(Options& o) {
   o.shard = *shard;
   o.json_path = absl::GetFlag(FLAGS_json);
   o.trace_path = absl::GetFlag(FLAGS_trace_out);
+  o.out_path = absl::GetFlag(FLAGS_out);
+  o.failures_dir = absl::GetFlag(FLAGS_failures_dir);
+  // Under `bazel run` the process starts in the runfiles tree; a relative
+  // directory means the user's.
+  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+      wd != nullptr && !o.failures_dir.empty() && o.failures_dir[0] != '/')
+    o.failures_dir = absl::StrCat(wd, "/", o.failures_dir);
   return absl::OkStatus();
 }
 
@@ -259,7 +283,7 @@ int cmd_list() {
     std::string profiles;
     for (auto [p, x] : e->expect)
       absl::StrAppend(&profiles, profiles.empty() ? "" : ", ", kmodel::profile_name(p), "=",
-                      streamcheck::expect_name(x));
+                      x.describe());
     std::printf("%-44s cpus=%d runs=%llu  [%s]\n    %s\n", e->name.c_str(), e->config.cpus,
                 static_cast<unsigned long long>(e->config.iterations), profiles.c_str(),
                 e->description.c_str());
@@ -281,28 +305,65 @@ kmodel::Config config_for(const ScenarioEntry& e, const Options& o) {
   return c;
 }
 
+// Long schedules are replayed from their failure file: a command line of
+// 100 K characters fails with "Argument list too long".
+constexpr std::size_t kLongSchedule = 400;
+
 std::string replay_command(const std::string& name, const std::string& schedule,
-                           kmodel::Profile profile, const Options& o) {
-  std::string cmd = absl::StrCat("streamcheck replay ", name, " '", schedule, "' --profile=",
+                           kmodel::Profile profile, const Options& o,
+                           const std::string& file = "") {
+  const std::string what = !file.empty() && schedule.size() > kLongSchedule
+                               ? absl::StrCat("@", file)
+                               : absl::StrCat("'", schedule, "'");
+  std::string cmd = absl::StrCat("streamcheck replay ", name, " ", what, " --profile=",
                                  kmodel::profile_name(profile));
   if (o.cpus != 0) absl::StrAppend(&cmd, " --cpus=", o.cpus);
   return cmd;
 }
 
+// Writes a failing schedule to its own file in --failures-dir, named by the
+// scenario, profile and a hash of the schedule (like libFuzzer's crash-*).
+// Returns the path, or "" (no directory, or nothing to replay).
+std::string write_failure_file(const kmodel::ScenarioVerdict& v, const Options& o) {
+  const kmodel::RunResult& f = *v.result.failure;
+  if (o.failures_dir.empty() || f.schedule.empty() || f.decisions.empty()) return "";
+  ::mkdir(o.failures_dir.c_str(), 0777);  // an existing directory is fine
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : f.schedule) h = (h ^ c) * 1099511628211ull;
+  std::string name = v.entry->name;
+  for (char& c : name)
+    if (c == '/') c = '_';
+  const std::string path =
+      absl::StrCat(o.failures_dir, "/failure-", name, "-", kmodel::profile_name(v.profile), "-",
+                   absl::Hex(h, absl::kZeroPad16), ".txt");
+  std::FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) {
+    std::fprintf(stderr, "streamcheck: cannot write the failure file \"%s\"\n", path.c_str());
+    return "";
+  }
+  const bool ok = std::fprintf(out, "%s\n", f.schedule.c_str()) > 0;
+  if (std::fclose(out) != 0 || !ok) return "";
+  return path;
+}
+
 // What the run printed for one check beyond its one-line verdict.
 void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
   const kmodel::CheckResult& r = v.result;
-  if (!r.failure) {
-    if (!v.met())
-      std::printf("  no violation found in %llu runs, but the catalogue expects one\n",
-                  static_cast<unsigned long long>(r.runs));
+  const bool met = v.met();
+  if (!met)
+    std::printf("  expected: %s\n  got:      %s\n", v.expect.describe().c_str(), v.got().c_str());
+  if (!r.failure) return;
+  const kmodel::RunResult& f = *r.failure;
+  const std::string file = write_failure_file(v, o);
+  if (!file.empty()) std::printf("  schedule file: %s\n", file.c_str());
+  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o, file);
+  if (met) {  // the expected violation: short
+    std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::failure_kind_name(f.kind),
+                f.message.c_str(), replay.c_str());
     return;
   }
-  const kmodel::RunResult& f = *r.failure;
-  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o);
-  if (v.met()) {  // the expected violation: short
-    std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::outcome_name(f.outcome),
-                f.message.c_str(), replay.c_str());
+  if (f.outcome == kmodel::RunResult::Outcome::kBadInput) {
+    std::printf("  the scenario could not be set up: this is not a finding\n\n");
     return;
   }
   std::printf("  run %llu; schedule shrunk from %zu to %zu decisions\n%s  replay: %s\n\n",
@@ -315,9 +376,10 @@ void print_verdict_line(const kmodel::ScenarioVerdict& v) {
   std::string notes;
   if (r.exhausted) notes += ", exhausted";
   if (r.out_of_time) notes += ", out of time";
-  std::printf("%-4s %-44s %-10s expect %-9s got %-9s (%s, %llu runs%s)\n",
+  std::printf("%-4s %-44s %-10s expect %-9s got %-14s (%s, %llu runs%s)\n",
               v.met() ? "ok" : "FAIL", v.entry->name.c_str(), kmodel::profile_name(v.profile),
-              streamcheck::expect_name(v.expect), r.ok() ? "pass" : "violation",
+              streamcheck::expect_name(v.expect),
+              r.ok() ? "pass" : kmodel::failure_kind_name(r.failure->kind),
               kmodel::strategy_name(r.strategy), static_cast<unsigned long long>(r.runs),
               notes.c_str());
 }
@@ -333,7 +395,7 @@ struct RunState {
 };
 
 kmodel::ScenarioVerdict check_one(const ScenarioEntry& e, kmodel::Profile profile,
-                                  Expect expect, RunState& st) {
+                                  const Expectation& expect, RunState& st) {
   const kmodel::Config config = config_for(e, st.options);
   const bool exhaustive = config.strategy == kmodel::StrategyKind::kExhaustive;
   st.progress.begin(absl::StrCat(e.name, " ", kmodel::profile_name(profile)),
@@ -345,7 +407,8 @@ kmodel::ScenarioVerdict check_one(const ScenarioEntry& e, kmodel::Profile profil
                                           [&st](std::uint64_t, const kmodel::RunResult& r) {
                                             st.progress.on_run();
                                             if (st.keep_last_run) st.last_run = r;
-                                          })};
+                                          }),
+                            config.shard_count <= 1};
   st.progress.end();
   st.report.scenarios.push_back(streamcheck::scenario_report(v, config));
   if (v.result.failure && !st.first_failure) st.first_failure = v.result.failure;
@@ -361,10 +424,18 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
   st.report.shards = {o.shard};
   st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();
+  std::uint64_t not_applicable = 0;
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
       if (o.profile && *o.profile != profile) continue;
+      if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, expect)) {
+        std::printf("n/a  %-44s %-10s expect %-9s under %s: %s\n", e->name.c_str(),
+                    kmodel::profile_name(profile), streamcheck::expect_name(expect),
+                    kmodel::strategy_name(config_for(*e, o).strategy), why->c_str());
+        ++not_applicable;
+        continue;
+      }
       const kmodel::ScenarioVerdict v = check_one(*e, profile, expect, st);
       print_verdict_line(v);
       print_details(v, o);
@@ -372,11 +443,14 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
     }
   }
   const streamcheck::Summary sum = st.report.summary();
-  if (sum.checks == 0) return usage_error("no scenario matches the given names and --profile");
-  std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met (shard %s, %.1f s)\n",
+  if (sum.checks == 0 && not_applicable == 0)
+    return usage_error("no scenario matches the given names and --profile");
+  std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met, %llu not applicable "
+              "(shard %s, %.1f s)\n",
               static_cast<unsigned long long>(sum.checks),
               static_cast<unsigned long long>(sum.met),
-              static_cast<unsigned long long>(sum.unmet), o.shard.str().c_str(),
+              static_cast<unsigned long long>(sum.unmet),
+              static_cast<unsigned long long>(not_applicable), o.shard.str().c_str(),
               absl::ToDoubleSeconds(absl::Now() - start));
   if (json.requested())
     if (std::string err = json.write(streamcheck::report_to_json(st.report)); !err.empty())
@@ -393,18 +467,83 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
 
 // ---- replay ----------------------------------------------------------------
 
-int cmd_replay(const std::string& name, const std::string& schedule, const Options& o) {
-  const kmodel::Profile profile = o.profile.value_or(kmodel::current_profile());
+// "" on success; else an error naming the file.
+std::string read_text(const std::string& path, std::string& out) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::StrCat("cannot read \"", path, "\"");
+    text << in.rdbuf();
+    if (in.bad()) return absl::StrCat("cannot read \"", path, "\"");
+  }
+  out = text.str();
+  return "";
+}
+
+// What `replay` runs: the schedule, and the profile and CPU count a report
+// entry names (the flags still win).
+struct ReplayInput {
+  std::string schedule;
+  std::optional<kmodel::Profile> profile;
+  int cpus = 0;
+};
+
+// SCHEDULE is a schedule string, '-' (stdin) or @FILE: a schedule, or a
+// --json report whose entry for `name` has a failure.
+std::string resolve_schedule(const std::string& name, const std::string& arg, const Options& o,
+                             ReplayInput& in) {
+  if (arg != "-" && (arg.empty() || arg[0] != '@')) {
+    in.schedule = arg;
+    return "";
+  }
+  const std::string path = arg == "-" ? "-" : arg.substr(1);
+  std::string text;
+  if (std::string err = read_text(path, text); !err.empty()) return err;
+  const absl::string_view stripped = absl::StripAsciiWhitespace(text);
+  const std::string trimmed(stripped.data(), stripped.size());
+  if (trimmed.empty() || trimmed[0] != '{') {
+    in.schedule = trimmed;
+    return "";
+  }
+  absl::StatusOr<Report> report = streamcheck::report_from_json(trimmed);
+  if (!report.ok())
+    return absl::StrCat(path, ": not a valid streamcheck report: ", report.status().message());
+  for (const ScenarioReport& e : report->scenarios) {
+    if (e.name != name || !e.failure) continue;
+    if (o.profile && kmodel::profile_name(*o.profile) != e.profile) continue;
+    absl::StatusOr<kmodel::Profile> p = kmodel::parse_profile(e.profile);
+    if (!p.ok()) return absl::StrCat(path, ": ", p.status().message());
+    in.schedule = e.failure->schedule;
+    in.profile = *p;
+    in.cpus = e.cpus;
+    return "";
+  }
+  return absl::StrCat(path, ": the report has no failure of ", name,
+                      o.profile ? absl::StrCat(" under ", kmodel::profile_name(*o.profile)) : "");
+}
+
+int cmd_replay(const std::string& name, const std::string& arg, const Options& o) {
   OutputFile trace;
   if (std::string err = trace.open(o.trace_path, "--trace-out"); !err.empty())
     return usage_error(err);
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (e->name != name) continue;
+    ReplayInput in;
+    if (std::string err = resolve_schedule(name, arg, o, in); !err.empty())
+      return usage_error(err);
+    const std::string& schedule = in.schedule;
+    const kmodel::Profile profile =
+        o.profile.value_or(in.profile.value_or(kmodel::current_profile()));
     kmodel::Config config = e->config;
+    if (in.cpus != 0) config.cpus = in.cpus;
     if (o.cpus != 0) config.cpus = o.cpus;
     kmodel::ScopedProfile scoped(profile);
     absl::StatusOr<kmodel::RunResult> r = kmodel::replay(config, e->scenario, schedule);
-    if (!r.ok()) return usage_error(absl::StrCat("schedule '", schedule, "': ", r.status().message()));
+    const std::string shown =
+        schedule.size() > 80 ? absl::StrCat(schedule.substr(0, 80), "...") : schedule;
+    if (!r.ok()) return usage_error(absl::StrCat("schedule '", shown, "': ", r.status().message()));
     std::printf("%s under %s: %s", name.c_str(), kmodel::profile_name(profile),
                 r->report().c_str());
     if (!r->trace.events().empty()) std::printf("%s", r->trace.timeline(r->cpus).c_str());
@@ -414,7 +553,7 @@ int cmd_replay(const std::string& name, const std::string& schedule, const Optio
     // A schedule that does not fit the scenario is the caller's mistake
     // (another scenario, profile or CPU count), not a finding.
     if (r->outcome == kmodel::RunResult::Outcome::kDivergence)
-      return usage_error(absl::StrCat("schedule '", schedule, "' does not fit ", name, " under ",
+      return usage_error(absl::StrCat("schedule '", shown, "' does not fit ", name, " under ",
                                       kmodel::profile_name(profile), ": ", r->message));
     return r->ok() ? kExitPass : kExitViolation;
   }
@@ -436,25 +575,41 @@ std::string read_report(const std::string& path, Report& out) {
   return "";
 }
 
-int cmd_merge(const std::vector<std::string>& args) {
-  if (args.size() < 2) return usage_error("merge takes OUT.json and at least one IN.json");
-  std::vector<Report> inputs(args.size() - 1);
-  for (std::size_t i = 1; i < args.size(); ++i)
-    if (std::string err = read_report(args[i], inputs[i - 1]); !err.empty())
-      return usage_error(err);
+// Whether two paths name the same existing file.
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+int cmd_merge(const std::vector<std::string>& args, const Options& o) {
+  if (args.empty()) return usage_error("merge takes at least one IN.json (and --out=FILE)");
+  for (const std::string& in : args)
+    if (!o.out_path.empty() && (in == o.out_path || same_file(in, o.out_path)))
+      return usage_error(absl::StrCat("merge --out=", o.out_path, ": is also an input; ",
+                                      "merge never overwrites an input"));
+  std::vector<Report> inputs(args.size());
+  for (std::size_t i = 0; i < args.size(); ++i)
+    if (std::string err = read_report(args[i], inputs[i]); !err.empty()) return usage_error(err);
   absl::StatusOr<Report> merged = streamcheck::merge_reports(inputs);
   if (!merged.ok()) return usage_error(absl::StrCat("merge: ", merged.status().message()));
-  OutputFile out;
-  if (std::string err = out.open(args[0], "merge OUT"); !err.empty()) return usage_error(err);
-  if (std::string err = out.write(streamcheck::report_to_json(*merged)); !err.empty())
-    return usage_error(err);
+  if (!o.out_path.empty()) {
+    OutputFile out;
+    if (std::string err = out.open(o.out_path, "--out"); !err.empty()) return usage_error(err);
+    if (std::string err = out.write(streamcheck::report_to_json(*merged)); !err.empty())
+      return usage_error(err);
+  }
   const streamcheck::Summary s = merged->summary();
   std::printf("streamcheck merge: %zu reports, %llu checks, %llu met, %llu not met, %llu runs\n",
               inputs.size(), static_cast<unsigned long long>(s.checks),
               static_cast<unsigned long long>(s.met), static_cast<unsigned long long>(s.unmet),
               static_cast<unsigned long long>(s.runs));
   for (const ScenarioReport& e : merged->scenarios)
-    if (!e.met) std::printf("FAIL %s %s (expect %s)\n", e.name.c_str(), e.profile.c_str(), e.expect.c_str());
+    if (!e.met)
+      std::printf("FAIL %s %s\n  expected: %s\n  got:      %s\n", e.name.c_str(), e.profile.c_str(),
+                  streamcheck::expectation_of(e).describe().c_str(),
+                  e.failure ? absl::StrCat(e.failure->kind, ": ", e.failure->message).c_str()
+                            : absl::StrCat("pass (", e.runs, " runs)").c_str());
   return s.unmet == 0 ? kExitPass : kExitViolation;
 }
 
@@ -468,7 +623,7 @@ int dispatch(const std::string& cmd, const std::vector<std::string>& args, const
     if (args.size() != 2) return usage_error("replay takes SCENARIO and SCHEDULE");
     return cmd_replay(args[0], args[1], o);
   }
-  if (cmd == "merge") return cmd_merge(args);
+  if (cmd == "merge") return cmd_merge(args, o);
   return usage_error(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

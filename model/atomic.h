@@ -142,10 +142,12 @@ inline void smp_store_release(Atomic<T>* a, internal::Value<T> v) {
 
 template <typename T>
 inline T plain_read(const Atomic<T>& a) {
+  internal::plain_access(&a, false);
   return a.raw().load(std::memory_order_relaxed);
 }
 template <typename T>
 inline void plain_write(Atomic<T>& a, internal::Value<T> v) {
+  internal::plain_access(&a, true);
   a.raw().store(v, std::memory_order_relaxed);
 }
 

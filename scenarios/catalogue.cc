@@ -23,6 +23,14 @@ ScenarioRegistrar::ScenarioRegistrar(ScenarioEntry entry) {
   registry().push_back(std::move(entry));
 }
 
+const std::string* ScenarioEntry::not_applicable(StrategyKind strategy,
+                                                 const Expectation& x) const {
+  if (!x.violation) return nullptr;
+  for (const auto& [s, why] : not_for)
+    if (s == strategy) return &why;
+  return nullptr;
+}
+
 std::vector<const ScenarioEntry*> all_scenarios() {
   std::vector<const ScenarioEntry*> out;
   for (const ScenarioEntry& e : registry()) out.push_back(&e);
@@ -31,8 +39,8 @@ std::vector<const ScenarioEntry*> all_scenarios() {
   return out;
 }
 
-ScenarioVerdict run_scenario(const ScenarioEntry& entry, Profile profile, Expect expect,
-                             std::uint64_t iterations) {
+ScenarioVerdict run_scenario(const ScenarioEntry& entry, Profile profile,
+                             const Expectation& expect, std::uint64_t iterations) {
   ScopedProfile scoped(profile);
   Config config = entry.config;
   if (iterations != 0) config.iterations = iterations;

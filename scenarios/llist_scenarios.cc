@@ -233,14 +233,14 @@ const ScenarioRegistrar kLostUpdate({
     "seeded bug: llist_add_batch without compare-and-swap loses a concurrent add",
     Config{.cpus = 2, .iterations = 5000},
     bug_add_batch_lost_update,
-    {{Profile::kLinux618, Expect::kViolation}},
+    {{Profile::kLinux618, expect_violation(FailureKind::kAssertion, "split before #")}},
 });
 const ScenarioRegistrar kMissingReverse({
     "llist/bug_missing_reverse",
     "seeded bug: a consumer that does not reverse the detached list sees LIFO order",
     Config{.cpus = 2, .iterations = 5000},
     bug_missing_reverse,
-    {{Profile::kLinux618, Expect::kViolation}},
+    {{Profile::kLinux618, expect_violation(FailureKind::kAssertion, "split before #")}},
 });
 const ScenarioRegistrar kProducers({
     "llist/producers_nmis_del_all",
@@ -262,7 +262,8 @@ const ScenarioRegistrar kTwoDelFirst({
     "seeded misuse: two concurrent llist_del_first consumers (ABA) must be caught",
     Config{.cpus = 2, .iterations = 5000},
     two_del_first_consumers,
-    {{Profile::kLinux618, Expect::kViolation}},
+    {{Profile::kLinux618,
+      expect_violation(FailureKind::kAssertion, "is both consumed and on the list")}},
 });
 }  // namespace
 

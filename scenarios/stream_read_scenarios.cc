@@ -389,10 +389,8 @@ const ScenarioRegistrar kReadFault({
     .config = {.cpus = 2, .iterations = 200},
     .scenario = read_fault_second_page,
     .expect = {
-        // expects: assertion "bytes consumed by a faulting read never reached the reader"
-        {P::kSeed, E::kViolation},
-        // expects: assertion "bytes consumed by a faulting read never reached the reader"
-        {P::kLinux618, E::kViolation},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "bytes consumed by a faulting read never reached the reader")},
+        {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes consumed by a faulting read never reached the reader")},
         {P::kMainline, E::kPass}},
 });
 
@@ -403,10 +401,8 @@ const ScenarioRegistrar kCapacityFailures({
     .config = {.cpus = 2, .iterations = 200},
     .scenario = capacity_invariant_failures,
     .expect = {
-        // expects: assertion "bytes queued and not fully read"
-        {P::kSeed, E::kViolation},
-        // expects: assertion "bytes queued and not fully read"
-        {P::kLinux618, E::kViolation},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "bytes queued and not fully read")},
+        {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes queued and not fully read")},
         {P::kMainline, E::kPass}},
 });
 
@@ -426,10 +422,8 @@ const ScenarioRegistrar kSeedNextElem({
     .config = {.cpus = 3, .iterations = 300, .interrupt_probability = 0.05},
     .scenario = seed_next_elem_concurrent,
     .expect = {
-        // expects: assertion "freed when the lock failed"
-        {P::kSeed, E::kViolation},
-        // expects: assertion "freed when the lock failed"
-        {P::kLinux618, E::kViolation},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "freed when the lock failed")},
+        {P::kLinux618, expect_violation(FailureKind::kAssertion, "freed when the lock failed")},
         {P::kMainline, E::kPass}},
 });
 
@@ -440,12 +434,9 @@ const ScenarioRegistrar kSeedNextElemOrder({
     .config = {.cpus = 3, .iterations = 1000},
     .scenario = seed_next_elem_order,
     .expect = {
-        // expects: assertion "popped out of order"
-        {P::kSeed, E::kViolation},
-        // expects: assertion "popped out of order"
-        {P::kLinux618, E::kViolation},
-        // expects: assertion "popped out of order"
-        {P::kMainline, E::kViolation}},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "popped out of order")},
+        {P::kLinux618, expect_violation(FailureKind::kAssertion, "popped out of order")},
+        {P::kMainline, expect_violation(FailureKind::kAssertion, "popped out of order")}},
 });
 
 }  // namespace

@@ -468,8 +468,7 @@ const ScenarioRegistrar kOneElement({
     .config = {.cpus = 2, .iterations = 100},
     .scenario = one_element_report,
     .expect = {
-        // expects: assertion "seed stage commit: one-element report spliced with an uninitialised tail"
-        {P::kSeed, E::kViolation},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "seed stage commit: one-element report spliced with an uninitialised tail")},
         {P::kLinux618, E::kPass},
         {P::kMainline, E::kPass}},
 });
@@ -482,8 +481,7 @@ const ScenarioRegistrar kOversize({
     .scenario = oversize_line_charge,
     .expect = {
         {P::kSeed, E::kPass},
-        // expects: assertion "bytes charged for a staged line that was never queued"
-        {P::kLinux618, E::kViolation},
+        {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes charged for a staged line that was never queued")},
         {P::kMainline, E::kPass}},
 });
 
@@ -494,8 +492,7 @@ const ScenarioRegistrar kCallback({
     .config = {.cpus = 1, .iterations = 200, .interrupt_probability = 0.3},
     .scenario = callback_stack_search,
     .expect = {
-        // expects: assertion "stack search: the timer callback's report"
-        {P::kSeed, E::kViolation},
+        {P::kSeed, expect_violation(FailureKind::kAssertion, "stack search: the timer callback's report")},
         {P::kLinux618, E::kPass},
         {P::kMainline, E::kPass}},
 });

@@ -91,9 +91,8 @@ const ScenarioRegistrar kLongOutput({
     "refuses it before the charge (-E2BIG)",
     Config{.cpus = 1, .iterations = 1},
     capacity_leak_long_output,
-    // expects (linux-6.18): assertion "kept its charge"
     {{Profile::kSeed, Expect::kPass},
-     {Profile::kLinux618, Expect::kViolation},
+     {Profile::kLinux618, expect_violation(FailureKind::kAssertion, "kept its charge")},
      {Profile::kMainline, Expect::kPass}},
 });
 
@@ -103,9 +102,8 @@ const ScenarioRegistrar kAllocFailure({
     "nothing queued); mainline gives it back",
     Config{.cpus = 1, .iterations = 1},
     capacity_leak_alloc_failure,
-    // expects (seed, linux-6.18): assertion "kept its charge"
-    {{Profile::kSeed, Expect::kViolation},
-     {Profile::kLinux618, Expect::kViolation},
+    {{Profile::kSeed, expect_violation(FailureKind::kAssertion, "kept its charge")},
+     {Profile::kLinux618, expect_violation(FailureKind::kAssertion, "kept its charge")},
      {Profile::kMainline, Expect::kPass}},
 });
 
@@ -116,10 +114,9 @@ const ScenarioRegistrar kPackedOverrun({
     "(negative room compared as size_t): 521 bytes packed into 512, no -ENOSPC",
     Config{.cpus = 1, .iterations = 1},
     bprintf_packed_overrun,
-    // expects: assertion "the cursor ran past bin_args"
-    {{Profile::kSeed, Expect::kViolation},
-     {Profile::kLinux618, Expect::kViolation},
-     {Profile::kMainline, Expect::kViolation}},
+    {{Profile::kSeed, expect_violation(FailureKind::kAssertion, "the cursor ran past bin_args")},
+     {Profile::kLinux618, expect_violation(FailureKind::kAssertion, "the cursor ran past bin_args")},
+     {Profile::kMainline, expect_violation(FailureKind::kAssertion, "the cursor ran past bin_args")}},
 });
 
 }  // namespace

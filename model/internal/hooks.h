@@ -48,9 +48,13 @@ int choose(int n, const char* label);
 // and calls `release` when the run ends); false: the caller frees it now.
 void track_alloc(void* p, std::size_t n, const char* what);
 bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*));
+// A plain (unmarked) load or store of `addr`: not a scheduling point, but
+// checked for data races against other CPUs' accesses (model/sim/machine.h).
+void plain_access(const void* addr, bool write);
 #else
 inline void sched_point(Op, const void*) {}
 inline void note_write(const void*) {}
+inline void plain_access(const void*, bool) {}
 #endif
 
 }  // namespace internal

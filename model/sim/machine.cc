@@ -21,15 +21,25 @@ struct Unwind {};
 // A broken invariant: carries the report up to the CPU's fiber entry (or to
 // run() when it happens in setup or at_end).
 struct InvariantFailure : std::logic_error {
-  using std::logic_error::logic_error;
+  InvariantFailure(FailureKind k, std::string message)
+      : std::logic_error(std::move(message)), kind(k) {}
+  FailureKind kind;
 };
+
+// model/bug.h's macros all end in invariant_failed(); the text tells them
+// apart ("WARN_ON(...)"; MODEL_ASSERT, BUG_ON and model invariants are
+// assertions).
+FailureKind classify_invariant(std::string_view what) {
+  if (what.substr(0, 8) == "WARN_ON(") return FailureKind::kWarn;
+  return FailureKind::kAssertion;
+}
 
 thread_local Machine* tls_machine = nullptr;
 
 }  // namespace
 
-[[noreturn]] static void throw_invariant(std::string message) {
-  throw InvariantFailure(std::move(message));
+[[noreturn]] static void throw_invariant(FailureKind kind, std::string message) {
+  throw InvariantFailure(kind, std::move(message));
 }
 
 struct Machine::Cpu {
@@ -40,6 +50,8 @@ struct Machine::Cpu {
   const void* pending_addr = nullptr;
   int pending_interrupt = 0;  // 1-based; 0 none
   bool relaxed = false;       // cpu_relax() since the last write anyone made
+  bool read_clock = false;    // read the clock since the last clock jump
+  std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
 };
 
 const char* outcome_name(RunResult::Outcome outcome) {
@@ -56,10 +68,47 @@ const char* outcome_name(RunResult::Outcome outcome) {
   return "?";
 }
 
+const char* failure_kind_name(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNone: return "";
+    case FailureKind::kAssertion: return "assertion";
+    case FailureKind::kWarn: return "warn";
+    case FailureKind::kHang: return "hang";
+    case FailureKind::kUseAfterFree: return "use-after-free";
+    case FailureKind::kLeak: return "leak";
+    case FailureKind::kRace: return "race";
+    case FailureKind::kException: return "exception";
+    case FailureKind::kDivergence: return "divergence";
+    case FailureKind::kNondeterminism: return "nondeterminism";
+    case FailureKind::kVacuous: return "vacuous";
+    case FailureKind::kBadInput: return "bad-input";
+  }
+  return "?";
+}
+
+absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
+  for (int k = static_cast<int>(FailureKind::kAssertion);
+       k <= static_cast<int>(FailureKind::kBadInput); ++k)
+    if (name == failure_kind_name(static_cast<FailureKind>(k))) return static_cast<FailureKind>(k);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "failure kind \"", std::string(name),
+      "\": unknown; expected assertion, warn, hang, use-after-free, leak, exception, "
+      "race, divergence, nondeterminism, vacuous or bad-input"));
+}
+
 std::string RunResult::report() const {
-  std::string out = absl::StrCat(outcome_name(outcome), ": ", message, "\n",
+  // A schedule of thousands of characters is noise in a report: its head
+  // and its length (the caller has the whole string, e.g. in a file).
+  constexpr std::size_t kShown = 200;
+  const std::string shown =
+      schedule.size() <= kShown
+          ? schedule
+          : absl::StrCat(schedule.substr(0, kShown), "... (", schedule.size(), " characters)");
+  std::string out = absl::StrCat(kind == FailureKind::kNone ? outcome_name(outcome)
+                                                             : failure_kind_name(kind),
+                                 ": ", message, "\n",
                                  "  steps: ", steps, ", simulated time: ", sim_time_ns,
-                                 " ns\n  schedule: ", schedule, "\n");
+                                 " ns\n  schedule: ", shown, "\n");
   if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
   return out;
 }
@@ -74,12 +123,12 @@ bool Machine::on_cpu() const { return running_ != nullptr; }
 RunResult Machine::run(const ScenarioFn& scenario_fn) {
   result_.cpus = config_.cpus;
   if (config_.cpus < 1 || config_.cpus > NR_CPUS) {
-    fail(RunResult::Outcome::kBadInput,
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput,
          absl::StrCat("config.cpus = ", config_.cpus, ": must be in 1..", NR_CPUS));
     return std::move(result_);
   }
   if (tls_machine != nullptr) {
-    fail(RunResult::Outcome::kBadInput, "a simulated machine cannot run inside another");
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput, "a simulated machine cannot run inside another");
     return std::move(result_);
   }
   cpus_ = std::make_unique<Cpu[]>(static_cast<std::size_t>(config_.cpus));
@@ -87,6 +136,9 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     cpus_[i].id = i;
     cpus_[i].ctx.cpu = i;
   }
+  vclock_.assign(static_cast<std::size_t>(config_.cpus),
+                 std::vector<std::uint32_t>(static_cast<std::size_t>(config_.cpus), 0));
+  for (int i = 0; i < config_.cpus; ++i) vclock_[i][i] = 1;
   tls_machine = this;
   internal::tls_current_cpu = &cpus_[0].ctx;
   // Every run starts from the same machine: no injected faults unless the
@@ -96,10 +148,11 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   try {
     scenario_ = std::make_unique<Scenario>(config_.cpus);
     scenario_fn(*scenario_);
-  } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("in setup: ", f.what()));
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kBadInput, absl::StrCat("in setup: ", e.what()));
+    // Whatever breaks before the CPUs start is the scenario's or the
+    // configuration's fault, never a finding of the check.
+    fail(RunResult::Outcome::kBadInput, FailureKind::kBadInput,
+         absl::StrCat("in setup: ", e.what()));
   }
   if (result_.ok()) {
     result_.interrupts_delivered.assign(scenario_->interrupts().size(), 0);
@@ -136,15 +189,26 @@ void Machine::step_loop() {
   while (result_.ok()) {
     runnable.clear();
     choices.clear();
+    std::uint64_t runnable_mask = 0;
     for (int i = 0; i < config_.cpus; ++i) {
       Cpu& c = cpus_[i];
       if (!c.fiber || c.fiber->finished()) continue;
-      runnable.push_back(i);
-      choices.push_back({i, c.pending_op, result_.trace.object_id(c.pending_addr)});
+      runnable_mask |= std::uint64_t{1} << i;
     }
-    if (runnable.empty()) return;
+    if (runnable_mask == 0) return;
+    // Fairness (CHESS): a CPU that spun waits until every CPU that was
+    // runnable then has stepped, so no strategy can starve a CPU behind a
+    // spinner (a schedule no fair machine has, which would look like a hang).
+    for (int pass = 0; pass < 2 && runnable.empty(); ++pass) {
+      for (int i = 0; i < config_.cpus; ++i) {
+        if (!(runnable_mask >> i & 1)) continue;
+        if (pass == 0 && config_.fair && (cpus_[i].waits_for & runnable_mask) != 0) continue;
+        runnable.push_back(i);
+        choices.push_back({i, cpus_[i].pending_op, result_.trace.object_id(cpus_[i].pending_addr)});
+      }
+    }
     if (result_.steps >= config_.max_steps) {
-      fail(RunResult::Outcome::kHang,
+      fail(RunResult::Outcome::kHang, FailureKind::kHang,
            absl::StrCat("no completion within ", config_.max_steps,
                         " steps (livelock or deadlock)"));
       return;
@@ -156,6 +220,9 @@ void Machine::step_loop() {
       result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
       std::vector<int> candidates = deliverable_interrupts(cpu);
       std::size_t pick = candidates.empty() ? 0 : strategy_.pick_interrupt(cpu.id, candidates);
+      for (int i = 0; i < config_.cpus; ++i) cpus_[i].waits_for &= ~(std::uint64_t{1} << cpu.id);
+      if (pick == 0 && cpu.pending_op == internal::Op::kRelax)
+        cpu.waits_for = runnable_mask & ~(std::uint64_t{1} << cpu.id);
       if (pick != 0) {
         const int irq = candidates[pick - 1];
         result_.decisions.push_back({Decision::Kind::kInterrupt, irq});
@@ -173,16 +240,22 @@ void Machine::step_loop() {
       cpu.fiber->resume();
       running_ = nullptr;
     } catch (const ScheduleDivergence& d) {
-      fail(RunResult::Outcome::kDivergence, d.what());
+      fail(RunResult::Outcome::kDivergence, FailureKind::kDivergence, d.what());
     } catch (const PruneRun&) {
-      fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
+      fail(RunResult::Outcome::kPruned, FailureKind::kNone, "abandoned by the strategy");
     }
   }
 }
 
+// Nobody can progress until time passes: every runnable CPU spins (relaxed
+// since the last write) and has looked at the clock since the last jump. A
+// CPU that spins thousands of times between clock samples (the kernel's
+// cadence) pays relax_ns per spin instead, so one sample interval is the
+// kernel's ~1 ms rather than thousands of jumps.
 void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
   for (int i : runnable)
-    if (!cpus_[i].relaxed) return;
+    if (!cpus_[i].relaxed || !cpus_[i].read_clock) return;
+  for (int i : runnable) cpus_[i].read_clock = false;
   now_ns_ += stall_jump_ns_;
   result_.trace.add_clock_jump(stall_jump_ns_);
   stall_jump_ns_ = std::min(stall_jump_ns_ * 2, config_.max_stall_jump_ns);
@@ -216,16 +289,17 @@ void Machine::cpu_entry(Cpu& cpu) {
     scenario_->bodies()[static_cast<std::size_t>(cpu.id)]();
   } catch (const Unwind&) {
   } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
+    fail(RunResult::Outcome::kFailed, f.kind, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
   } catch (const ScheduleDivergence& d) {
-    fail(RunResult::Outcome::kDivergence, d.what());
+    fail(RunResult::Outcome::kDivergence, FailureKind::kDivergence, d.what());
   } catch (const PruneRun&) {
-    fail(RunResult::Outcome::kPruned, "abandoned by the strategy");
+    fail(RunResult::Outcome::kPruned, FailureKind::kNone, "abandoned by the strategy");
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kFailed,
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
          absl::StrCat("CPU ", cpu.id, ": exception escaped: ", e.what()));
   } catch (...) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("CPU ", cpu.id, ": unknown exception"));
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
+         absl::StrCat("CPU ", cpu.id, ": unknown exception"));
   }
 }
 
@@ -267,11 +341,73 @@ void Machine::sched_point(internal::Op op, const void* addr) {
   // (A page free is judged by track_free: a second free is a double free.)
   if (addr != nullptr && !freed_.empty() && op != internal::Op::kPageAlloc)
     check_not_freed(op, addr);
-  if (op == internal::Op::kRelax) cpu->relaxed = true;
+  if (op == internal::Op::kRelax) {
+    cpu->relaxed = true;
+    now_ns_ += config_.relax_ns;
+  }
+  if (op == internal::Op::kClock) cpu->read_clock = true;
   cpu->pending_op = op;
   cpu->pending_addr = addr;
   cpu->fiber->suspend();
   wait_for_turn(*cpu);
+  // The operation happens now: account it in the happens-before relation.
+  if (config_.check_races && addr != nullptr &&
+      (op == internal::Op::kLoad || op == internal::Op::kStore || op == internal::Op::kRmw))
+    race_access(cpu->id, addr, op != internal::Op::kLoad, /*plain=*/false, op);
+}
+
+void Machine::plain_access(const void* addr, bool write) {
+  if (!config_.check_races || running_ == nullptr || unwinding_) return;  // setup, at_end
+  race_access(running_->id, addr, write, /*plain=*/true, write ? internal::Op::kStore
+                                                                : internal::Op::kLoad);
+}
+
+void Machine::race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op) {
+  const auto n = static_cast<std::size_t>(config_.cpus);
+  std::vector<std::uint32_t>& me = vclock_[static_cast<std::size_t>(cpu)];
+  Shadow& s = shadow_[addr];
+  if (s.read_epoch.empty()) {
+    s.read_epoch.assign(n, 0);
+    s.read_plain.assign(n, false);
+  }
+  auto race = [&](int other, bool other_write, bool other_plain) {
+    throw_invariant(
+        FailureKind::kRace,
+        absl::StrCat("data race on object #", result_.trace.object_id(addr), ": ",
+                     plain ? "plain " : "marked ", write ? "write" : "read", " by CPU ", cpu,
+                     " (", op == internal::Op::kRmw ? "rmw" : internal::op_name(op), ", level ",
+                     static_cast<int>(interrupt_context_level_of(cpus_[cpu].ctx)),
+                     ") unordered with a ",
+                     other_plain ? "plain " : "marked ", other_write ? "write" : "read",
+                     " by CPU ", other));
+  };
+  if (s.write_cpu >= 0 && s.write_cpu != cpu && (plain || s.write_plain) &&
+      s.write_epoch > me[static_cast<std::size_t>(s.write_cpu)])
+    race(s.write_cpu, true, s.write_plain);
+  if (write) {
+    for (std::size_t d = 0; d < n; ++d)
+      if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || s.read_plain[d]) &&
+          s.read_epoch[d] > me[d])
+        race(static_cast<int>(d), false, s.read_plain[d]);
+  }
+  if (write) {
+    s.write_cpu = cpu;
+    s.write_epoch = me[static_cast<std::size_t>(cpu)];
+    s.write_plain = plain;
+    std::fill(s.read_epoch.begin(), s.read_epoch.end(), 0);
+  } else {
+    s.read_epoch[static_cast<std::size_t>(cpu)] = me[static_cast<std::size_t>(cpu)];
+    s.read_plain[static_cast<std::size_t>(cpu)] = plain;
+  }
+  if (plain) return;
+  // Marked accesses synchronise (all sequentially consistent here).
+  if (op != internal::Op::kStore && !s.sync.empty())
+    for (std::size_t d = 0; d < n; ++d) me[d] = std::max(me[d], s.sync[d]);
+  if (op != internal::Op::kLoad) {
+    if (s.sync.empty()) s.sync.assign(n, 0);
+    for (std::size_t d = 0; d < n; ++d) s.sync[d] = std::max(s.sync[d], me[d]);
+    ++me[static_cast<std::size_t>(cpu)];
+  }
 }
 
 void Machine::note_write() {
@@ -311,14 +447,14 @@ bool Machine::track_free(void* p, std::size_t n, const char* what, void (*releas
   auto it = live_.find(a);
   if (it == live_.end()) {
     if (const auto* dead = block_containing(freed_, a)) {
-      throw_invariant(absl::StrCat("double free of ", what, " #", dead->second.serial));
+      throw_invariant(FailureKind::kUseAfterFree, absl::StrCat("double free of ", what, " #", dead->second.serial));
     }
     return false;  // not allocated in this run (e.g. before it): not ours
   }
   Block b = it->second;
   live_.erase(it);
   if (b.size != n) {
-    throw_invariant(absl::StrCat("free of ", what, " #", b.serial, " with size ", n,
+    throw_invariant(FailureKind::kAssertion, absl::StrCat("free of ", what, " #", b.serial, " with size ", n,
                                  ", allocated with ", b.size));
   }
   b.release = release;
@@ -329,7 +465,7 @@ bool Machine::track_free(void* p, std::size_t n, const char* what, void (*releas
 void Machine::check_not_freed(internal::Op op, const void* addr) {
   const auto* dead = block_containing(freed_, reinterpret_cast<std::uintptr_t>(addr));
   if (dead == nullptr) return;
-  throw_invariant(absl::StrCat("use after free: ", internal::op_name(op), " at offset ",
+  throw_invariant(FailureKind::kUseAfterFree, absl::StrCat("use after free: ", internal::op_name(op), " at offset ",
                                reinterpret_cast<std::uintptr_t>(addr) - dead->first, " of freed ",
                                dead->second.what, " #", dead->second.serial));
 }
@@ -339,7 +475,7 @@ void Machine::check_leaks() {
   std::size_t bytes = 0;
   for (const auto& [addr, b] : live_) bytes += b.size;
   const Block& first = live_.begin()->second;
-  fail(RunResult::Outcome::kFailed,
+  fail(RunResult::Outcome::kFailed, FailureKind::kLeak,
        absl::StrCat("leak: ", live_.size(), " block(s), ", bytes, " bytes not freed at the end ",
                     "of the run (first: ", first.what, " #", first.serial, ")"));
 }
@@ -348,12 +484,18 @@ void Machine::release_quarantine() {
   for (auto& [addr, b] : freed_)
     if (b.release != nullptr) b.release(reinterpret_cast<void*>(addr));
   freed_.clear();
-  live_.clear();  // blocks leaked by a failed run stay allocated: never reused
+  // Blocks a failed run leaked stay allocated, never reused (the model's
+  // state may still point into them). They are kept reachable, so the test
+  // process's LeakSanitizer does not report the model's leak as its own.
+  static auto* leaked_by_failed_runs = new std::vector<void*>();
+  for (const auto& [addr, b] : live_) leaked_by_failed_runs->push_back(reinterpret_cast<void*>(addr));
+  live_.clear();
 }
 
-void Machine::fail(RunResult::Outcome outcome, std::string message) {
+void Machine::fail(RunResult::Outcome outcome, FailureKind kind, std::string message) {
   if (!result_.ok()) return;  // the first failure is the one reported
   result_.outcome = outcome;
+  result_.kind = kind;
   result_.message = std::move(message);
 }
 
@@ -381,9 +523,10 @@ void Machine::run_end_checks() {
   try {
     for (const auto& check : scenario_->end_checks()) check();
   } catch (const InvariantFailure& f) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: ", f.what()));
+    fail(RunResult::Outcome::kFailed, f.kind, absl::StrCat("at end: ", f.what()));
   } catch (const std::exception& e) {
-    fail(RunResult::Outcome::kFailed, absl::StrCat("at end: exception: ", e.what()));
+    fail(RunResult::Outcome::kFailed, FailureKind::kException,
+         absl::StrCat("at end: exception: ", e.what()));
   }
 }
 
@@ -408,6 +551,10 @@ bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*)
   return m != nullptr && m->track_free(p, n, what, release);
 }
 
+void plain_access(const void* addr, bool write) {
+  if (Machine* m = tls_machine) m->plain_access(addr, write);
+}
+
 int choose(int n, const char* label) {
   Machine* m = tls_machine;
   if (m == nullptr) return 0;
@@ -418,7 +565,7 @@ int choose(int n, const char* label) {
 void run_pending_hardirq(CpuContext*) {}
 
 void invariant_failed(const char* file, int line, const std::string& what) {
-  throw InvariantFailure(absl::StrCat(file, ":", line, ": ", what));
+  throw InvariantFailure(classify_invariant(what), absl::StrCat(file, ":", line, ": ", what));
 }
 
 }  // namespace internal

@@ -24,7 +24,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "model/sim/fiber.h"
 #include "model/sim/scenario.h"
@@ -33,6 +36,28 @@
 #include "model/sim/trace.h"
 
 KMODEL_NAMESPACE_BEGIN
+
+// What kind of failure ended a run: the precise classification that
+// expectations (check.h: Expectation) name. kNone on a passing run.
+enum class FailureKind {
+  kNone,
+  kAssertion,       // MODEL_ASSERT, BUG_ON, a model invariant (model/bug.h)
+  kWarn,            // WARN_ON / WARN_ON_ONCE
+  kHang,            // no completion within max_steps
+  kUseAfterFree,    // an access to, or a second free of, freed tracked memory
+  kLeak,            // tracked memory still live at the end of a passing run
+  kRace,            // a plain access unordered with another CPU's access
+  kException,       // a C++ exception escaped a body or an end check
+  kDivergence,      // a replay did not fit the scenario
+  kNondeterminism,  // the same schedule gave a different trace
+  kVacuous,         // a goal was never reached in a whole check
+  kBadInput,        // the configuration or the scenario's setup is wrong
+};
+
+// "assertion", "warn", "hang", "use-after-free", "leak", "race", "exception",
+// "divergence", "nondeterminism", "vacuous", "bad-input" ("" for kNone).
+const char* failure_kind_name(FailureKind kind);
+absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name);
 
 struct RunResult {
   enum class Outcome {
@@ -46,6 +71,7 @@ struct RunResult {
     kPruned,          // abandoned by the strategy (not a result)
   };
   Outcome outcome = Outcome::kPass;
+  FailureKind kind = FailureKind::kNone;  // what failed (kNone on kPass, kPruned)
   std::string message;   // empty on kPass
   std::string schedule;  // replays this run
   std::vector<Decision> decisions;
@@ -81,6 +107,7 @@ class Machine {
   void reach(int goal);
   void track_alloc(void* p, std::size_t n, const char* what);
   bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*));
+  void plain_access(const void* addr, bool write);
   std::uint64_t now_ns() const { return now_ns_; }
   int cpus() const { return config_.cpus; }
   // True while the caller runs on one of this machine's CPUs.
@@ -95,13 +122,31 @@ class Machine {
   void run_interrupt(Cpu& cpu, int interrupt);
   std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
   void maybe_jump_clock(const std::vector<int>& runnable);
-  void fail(RunResult::Outcome outcome, std::string message);
+  void fail(RunResult::Outcome outcome, FailureKind kind, std::string message);
   void unwind_all();
   void run_end_checks();
   void describe_failure_state();
   void check_leaks();
   void release_quarantine();
   void check_not_freed(internal::Op op, const void* addr);
+
+  // Data races (as loom does for UnsafeCell): a vector clock per CPU; every
+  // marked access is sequentially consistent, so a load acquires, a store
+  // releases and a read-modify-write does both, through a clock per
+  // location. A plain access racing with another CPU's access to the same
+  // location (at least one a write, no happens-before between them) fails
+  // the run. An interrupt handler runs in its CPU's program order.
+  struct Shadow {
+    int write_cpu = -1;
+    std::uint32_t write_epoch = 0;
+    bool write_plain = false;
+    std::vector<std::uint32_t> read_epoch;  // per CPU, 0: none
+    std::vector<bool> read_plain;
+    std::vector<std::uint32_t> sync;        // released clock, empty: none
+  };
+  void race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op);
+  std::vector<std::vector<std::uint32_t>> vclock_;
+  std::map<const void*, Shadow> shadow_;
 
   // Model memory the run allocated (live) and freed (kept, poisoned, until
   // the run ends, so a stale access is caught rather than reused).

@@ -44,6 +44,9 @@ struct Config {
   std::uint64_t max_steps = 100000;    // more steps than this in a run: a hang
   double interrupt_probability = 0.05; // random strategy: per eligible step
   std::uint64_t step_ns = 10;          // simulated time per step
+  // What one cpu_relax() costs on top of its step: a PAUSE of a few dozen
+  // cycles, so the kernel's 65536 spins per clock sample last ~1 ms.
+  std::uint64_t relax_ns = 15;
   std::uint64_t max_stall_jump_ns = 1000000;  // cap of one clock jump (1 ms)
 
   StrategyKind strategy = StrategyKind::kRandom;
@@ -60,6 +63,16 @@ struct Config {
   bool shrink = true;                    // minimise a failing schedule
   std::uint64_t determinism_every = 64;  // replay every k-th run and compare (0: off)
   bool check_leaks = true;               // tracked model memory freed by the end
+  // Data races on plain accesses (plain_read/plain_write) against other
+  // CPUs' accesses, by vector clocks. Off by default for now: on, it flags
+  // plain reads in alloc/ racing with other CPUs' marked writes (PCT,
+  // alloc/nmi_reentry and alloc/page_alloc_failure), which wait for a look
+  // by the allocator's owner (docs/checker.md, "Races").
+  bool check_races = false;
+  // Fair scheduling of spin loops (CHESS): after a CPU's cpu_relax(), every
+  // CPU runnable at that moment steps before the spinner steps again. Off
+  // only to show the unfair schedules it removes.
+  bool fair = true;
 };
 
 struct InterruptSpec {

@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/status/status.h"
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -37,15 +37,54 @@ bool parse_number(std::string_view s, long max, long* out) {
 
 }  // namespace
 
+namespace {
+
+// Equal runs of `p` tokens from a and b.
+bool same_tokens(const std::vector<std::string>& t, std::size_t a, std::size_t b, std::size_t p) {
+  for (std::size_t k = 0; k < p; ++k)
+    if (t[a + k] != t[b + k]) return false;
+  return true;
+}
+
+constexpr std::size_t kMaxPeriod = 64;
+
+// Joins tokens with '.', writing a stretch that repeats a group of tokens at
+// least three times as "(group)*times": a spin loop, or the cycle of a hang,
+// becomes a few characters instead of thousands.
+std::string join_with_groups(const std::vector<std::string>& t) {
+  std::string out;
+  for (std::size_t i = 0; i < t.size();) {
+    std::size_t best_p = 0, best_r = 1;
+    for (std::size_t p = 2; p <= kMaxPeriod && i + 3 * p <= t.size(); ++p) {
+      std::size_t r = 1;
+      while (i + (r + 1) * p <= t.size() && same_tokens(t, i, i + r * p, p)) ++r;
+      if (r >= 3 && r * p > best_r * best_p) {
+        best_p = p;
+        best_r = r;
+      }
+    }
+    if (!out.empty()) out += '.';
+    if (best_p == 0) {
+      out += t[i++];
+      continue;
+    }
+    out += '(';
+    for (std::size_t k = 0; k < best_p; ++k) absl::StrAppend(&out, k ? "." : "", t[i + k]);
+    absl::StrAppend(&out, ")*", best_r);
+    i += best_p * best_r;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string encode_schedule(const std::vector<Decision>& decisions) {
-  std::string out(kPrefix);
+  std::vector<std::string> tokens;
   std::string prev;
   long run = 0;
   auto flush = [&] {
     if (run == 0) return;
-    if (out.size() > kPrefixLen) out += '.';
-    out += prev;
-    if (run > 1) absl::StrAppend(&out, "*", run);
+    tokens.push_back(run > 1 ? absl::StrCat(prev, "*", run) : prev);
   };
   for (const Decision& d : decisions) {
     if (is_default(d)) continue;
@@ -59,23 +98,59 @@ std::string encode_schedule(const std::vector<Decision>& decisions) {
     run = 1;
   }
   flush();
-  return out;
+  return absl::StrCat(kPrefix, join_with_groups(tokens));
 }
 
-absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text) {
-  if (text.substr(0, kPrefixLen) != kPrefix) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "schedule \"", std::string(text), "\": must start with \"", kPrefix, "\""));
+namespace {
+
+// Recursive descent over the body: sequence := element ("." element)*;
+// element := token | "(" sequence ")*" count.
+class ScheduleParser {
+ public:
+  explicit ScheduleParser(std::string_view body) : body_(body) {}
+
+  absl::Status parse(std::vector<Decision>& out) {
+    if (absl::Status st = sequence(out, /*depth=*/0); !st.ok()) return st;
+    if (pos_ != body_.size())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "schedule: unexpected \"", std::string(body_.substr(pos_, 1)), "\" at character ",
+          pos_ + kPrefixLen + 1));
+    return absl::OkStatus();
   }
-  std::vector<Decision> out;
-  std::string_view body = text.substr(kPrefixLen);
-  if (body.empty()) return out;
-  int index = 0;
-  for (absl::string_view piece : absl::StrSplit(absl::string_view(body.data(), body.size()), '.')) {
-    const std::string_view token(piece.data(), piece.size());
-    ++index;
+
+ private:
+  absl::Status sequence(std::vector<Decision>& out, int depth) {
+    for (;;) {
+      if (pos_ < body_.size() && body_[pos_] == '(') {
+        if (depth >= 4) return error("groups nest too deeply");
+        ++pos_;
+        std::vector<Decision> group;
+        if (absl::Status st = sequence(group, depth + 1); !st.ok()) return st;
+        if (body_.substr(pos_, 2) != ")*") return error("a group must end with \")*<count>\"");
+        pos_ += 2;
+        long count = 0;
+        if (!parse_number(take_number(), 1 << 30, &count) || count < 1)
+          return error("group repeat count must be a number >= 1");
+        if (out.size() + group.size() * static_cast<std::size_t>(count) > kMaxDecisions)
+          return error(absl::StrCat("schedule longer than ", kMaxDecisions, " decisions"));
+        for (long k = 0; k < count; ++k) out.insert(out.end(), group.begin(), group.end());
+        ++index_;
+      } else if (absl::Status st = token(out); !st.ok()) {
+        return st;
+      }
+      if (pos_ >= body_.size() || body_[pos_] != '.') return absl::OkStatus();
+      ++pos_;
+    }
+  }
+
+  absl::Status token(std::vector<Decision>& out) {
+    const std::size_t start = pos_;
+    while (pos_ < body_.size() && body_[pos_] != '.' && body_[pos_] != ')' && body_[pos_] != '(')
+      ++pos_;
+    const std::string_view token = body_.substr(start, pos_ - start);
+    ++index_;
     auto bad = [&](std::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat("schedule token ", index, " \"",
+      return absl::InvalidArgumentError(absl::StrCat("schedule token ", index_, " \"",
                                                      std::string(token), "\": ", std::string(why)));
     };
     std::string_view item = token;
@@ -102,7 +177,36 @@ absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text) {
     if (out.size() + static_cast<std::size_t>(count) > kMaxDecisions)
       return bad(absl::StrCat("schedule longer than ", kMaxDecisions, " decisions"));
     out.insert(out.end(), static_cast<std::size_t>(count), d);
+    return absl::OkStatus();
   }
+
+  std::string_view take_number() {
+    const std::size_t start = pos_;
+    while (pos_ < body_.size() && body_[pos_] >= '0' && body_[pos_] <= '9') ++pos_;
+    return body_.substr(start, pos_ - start);
+  }
+
+  absl::Status error(std::string_view why) const {
+    return absl::InvalidArgumentError(absl::StrCat("schedule, at character ",
+                                                   pos_ + kPrefixLen + 1, ": ", std::string(why)));
+  }
+
+  std::string_view body_;
+  std::size_t pos_ = 0;
+  int index_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text) {
+  if (text.substr(0, kPrefixLen) != kPrefix) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "schedule \"", std::string(text), "\": must start with \"", kPrefix, "\""));
+  }
+  std::vector<Decision> out;
+  std::string_view body = text.substr(kPrefixLen);
+  if (body.empty()) return out;
+  if (absl::Status st = ScheduleParser(body).parse(out); !st.ok()) return st;
   return out;
 }
 

@@ -8,7 +8,9 @@
 //
 // Grammar (version 1):
 //
-//   schedule := "v1:" [ token ( "." token )* ]
+//   schedule := "v1:" [ element ( "." element )* ]
+//   element  := token | "(" element ( "." element )* ")*" count
+//                                          a group repeated count times
 //   token    := item [ "*" count ]        count >= 1 repeats the item
 //   item     := cpu                        CPU number `cpu` runs one step
 //             | "!" irq                    inject interrupt number `irq` (1-based)
@@ -18,7 +20,10 @@
 // written: when replay is asked such a question and the next item is not of
 // that kind, the answer is 0. So "v1:0*3.!1.1.?1" means: CPU 0 runs three
 // steps; interrupt 1 is injected into the next CPU chosen, CPU 1; a later data
-// choice answers 1.
+// choice answers 1. "v1:0*3.(1.2*4)*100" is CPU 0 three steps, then one
+// step of CPU 1 and four of CPU 2, a hundred times (the encoder writes any
+// stretch that repeats a group of up to 64 tokens three times or more this
+// way: spin loops and the cycle of a hang stay short).
 #ifndef KMODEL_MODEL_SIM_SCHEDULE_H_
 #define KMODEL_MODEL_SIM_SCHEDULE_H_
 

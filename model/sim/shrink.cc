@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "absl/strings/str_cat.h"
+
 KMODEL_NAMESPACE_BEGIN
 
 namespace {
@@ -14,8 +16,25 @@ std::string without_digits(const std::string& s) {
   return out;
 }
 
+// The message without the scenario's state description, which differs from
+// run to run even when the failure is the same.
+std::string failure_text(const std::string& message) {
+  return without_digits(message.substr(0, message.find("\n  state: ")));
+}
+
 bool same_failure(const RunResult& a, const RunResult& b) {
-  return a.outcome == b.outcome && without_digits(a.message) == without_digits(b.message);
+  return a.outcome == b.outcome && a.kind == b.kind &&
+         failure_text(a.message) == failure_text(b.message);
+}
+
+// A hang runs to max_steps whatever the schedule, and its fair round-robin
+// continuation switches often: it is simpler when its schedule string is
+// shorter (a cycle encodes as one group). Other failures: fewer switches and
+// interrupts, then fewer steps.
+bool simpler(const RunResult& candidate, const RunResult& best) {
+  if (best.outcome == RunResult::Outcome::kHang)
+    return encode_schedule(candidate.decisions).size() < encode_schedule(best.decisions).size();
+  return schedule_complexity(candidate) < schedule_complexity(best);
 }
 
 class Shrinker {
@@ -24,6 +43,9 @@ class Shrinker {
       : config_(config), scenario_(scenario), best_(std::move(failing)), budget_(budget) {}
 
   RunResult run() {
+    // A hang keeps failing after almost any prefix: the shortest prefix
+    // (the default continuation then runs the CPUs round-robin) first.
+    if (best_.outcome == RunResult::Outcome::kHang) truncate();
     bool improved = true;
     while (improved && budget_ > 0) {
       improved = drop_interrupts_and_choices() | truncate() | merge_switches();
@@ -39,8 +61,7 @@ class Shrinker {
     ReplayStrategy lenient(std::move(candidate), /*lenient=*/true);
     Machine machine(config_, lenient);
     RunResult r = machine.run(scenario_);
-    if (!same_failure(r, best_) || schedule_complexity(r) >= schedule_complexity(best_))
-      return false;
+    if (!same_failure(r, best_) || !simpler(r, best_)) return false;
     best_ = std::move(r);
     return true;
   }
@@ -68,11 +89,11 @@ class Shrinker {
     while (lo < hi && budget_ > 0) {
       const std::size_t mid = lo + (hi - lo) / 2;
       std::vector<Decision> c(best_.decisions.begin(), best_.decisions.begin() + static_cast<long>(mid));
-      const std::size_t before = best_.decisions.size();
       if (try_candidate(std::move(c))) {
+        // The new best starts with the same `mid` decisions (a hang's
+        // continuation keeps its length: search on below mid regardless).
         any = true;
         hi = std::min(mid, best_.decisions.size());
-        if (best_.decisions.size() >= before) break;
       } else {
         lo = mid + 1;
       }
@@ -128,8 +149,30 @@ RunResult shrink_failure(const Config& config, const ScenarioFn& scenario, RunRe
       failing.outcome == RunResult::Outcome::kVacuous)
     return failing;
   // A hang replays up to max_steps per attempt: shrink it on a small budget.
-  if (failing.outcome == RunResult::Outcome::kHang) max_replays = std::min(max_replays, 30);
-  return Shrinker(config, scenario, std::move(failing), max_replays).run();
+  if (failing.outcome != RunResult::Outcome::kHang)
+    return Shrinker(config, scenario, std::move(failing), max_replays).run();
+  RunResult r = Shrinker(config, scenario, std::move(failing), std::min(max_replays, 30)).run();
+  if (const Lasso l = find_lasso(r.decisions); l.cycle != 0)
+    absl::StrAppend(&r.message, "\n  lasso: after a prefix of ", l.prefix,
+                    " decisions the schedule repeats a cycle of ", l.cycle, " decisions (",
+                    (r.decisions.size() - l.prefix) / l.cycle,
+                    " times) without completing: the cycle is the livelock or deadlock");
+  return r;
+}
+
+Lasso find_lasso(const std::vector<Decision>& d, std::size_t max_cycle) {
+  const std::size_t n = d.size();
+  Lasso best;
+  std::size_t best_len = 0;
+  for (std::size_t p = 1; p <= max_cycle && 3 * p <= n; ++p) {
+    std::size_t len = p;  // the periodic suffix has period p
+    while (len < n && d[n - 1 - len] == d[n - 1 - len + p]) ++len;
+    if (len >= 3 * p && len > best_len + p) {  // prefer the shorter cycle on near ties
+      best_len = len;
+      best = {n - len, p};
+    }
+  }
+  return best;
 }
 
 KMODEL_NAMESPACE_END

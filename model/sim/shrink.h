@@ -11,6 +11,9 @@
 //   * cut the schedule after a prefix (the default continuation finishes it);
 //   * at a context switch, keep running the previous CPU instead.
 // The result replays exactly (its schedule is what the final run recorded).
+// A hang tries the shortest prefix first, and its report names the lasso
+// (prefix and cycle) of the shrunk schedule. The state description a
+// scenario appends to a message ("\n  state: ...") is not compared.
 #ifndef KMODEL_MODEL_SIM_SHRINK_H_
 #define KMODEL_MODEL_SIM_SHRINK_H_
 
@@ -20,6 +23,16 @@ KMODEL_NAMESPACE_BEGIN
 
 RunResult shrink_failure(const Config& config, const ScenarioFn& scenario, RunResult failing,
                          int max_replays = 400);
+
+// A hang's schedule, after shrinking, usually ends in a cycle: the default
+// continuation runs the stuck CPUs round-robin. `prefix` decisions, then a
+// cycle of `cycle` decisions repeated to the end (cycle 0: none found).
+// Hang reports name it ("lasso: ...").
+struct Lasso {
+  std::size_t prefix = 0;
+  std::size_t cycle = 0;
+};
+Lasso find_lasso(const std::vector<Decision>& decisions, std::size_t max_cycle = 512);
 
 // The complexity shrinking reduces: (context switches + interrupts, steps).
 std::pair<std::size_t, std::size_t> schedule_complexity(const RunResult& r);

@@ -24,6 +24,8 @@ ScenarioReport entry(std::string name, std::string expect, std::uint64_t runs,
                    .profile = "mainline",
                    .strategy = "random",
                    .expect = expect,
+                   .expect_kind = expect == "violation" ? "assertion" : "",
+                   .expect_pattern = expect == "violation" ? "\"x\" failed" : "",
                    .cpus = 3,
                    .seed = 18446744073709551615ull,
                    .runs = runs,
@@ -32,7 +34,7 @@ ScenarioReport entry(std::string name, std::string expect, std::uint64_t runs,
                    .exhausted = false,
                    .out_of_time = true,
                    .seconds = 0.25,
-                   .goals = {{"overlap", runs / 2}, {"nmi \"inside\"", 0}},
+                   .goals = {{"overlap", runs / 2}, {"nmi \"inside\"", 1}},
                    .failure = failure};
   e.met = (expect == "pass") == !failure.has_value();
   return e;
@@ -40,6 +42,7 @@ ScenarioReport entry(std::string name, std::string expect, std::uint64_t runs,
 
 FailureReport a_failure() {
   return {.outcome = "failed",
+          .kind = "assertion",
           .message = "assert \"x\" failed\n\tat \\ here \x01 caf\xc3\xa9",
           .schedule = "v1:0*3.!1.1.?1",
           .run = 17,
@@ -117,6 +120,7 @@ TEST_CASE("report: disjoint scenario sets concatenate; a failing pass check stay
 TEST_CASE("report: conflicting or malformed inputs are refused") {
   const Report s0 = shard_report(0, {entry("a/one", "pass", 5, std::nullopt)});
   CHECK_FALSE(streamcheck::merge_reports({s0, s0}).ok());  // the same shard twice
+  CHECK_FALSE(streamcheck::merge_reports({s0}).ok());      // shard 1/2 missing
   Report other = shard_report(1, {entry("a/one", "violation", 5, std::nullopt)});
   CHECK_FALSE(streamcheck::merge_reports({s0, other}).ok());  // expectations differ
 
@@ -124,7 +128,8 @@ TEST_CASE("report: conflicting or malformed inputs are refused") {
   REQUIRE(streamcheck::report_from_json(good).ok());
   const std::vector<std::string> bad = {
       good.substr(0, good.size() / 2),
-      absl::StrReplaceAll(good, {{"\"version\": 1", "\"version\": 2"}}),
+      absl::StrReplaceAll(good, {{"\"version\": 2", "\"version\": 1"}}),
+      absl::StrReplaceAll(good, {{"\"expect_kind\": \"\"", "\"expect_kind\": 3"}}),
       absl::StrReplaceAll(good, {{"\"runs\": 5", "\"runs\": \"5\""}}),
       absl::StrReplaceAll(good, {{"\"runs\": 5", "\"runs\": -5"}}),
       absl::StrReplaceAll(good, {{"\"verdict\": \"met\"", "\"verdict\": \"ok\""}}),
@@ -154,7 +159,8 @@ TEST_CASE("report: real shard checks of the catalogue merge to the sum of their 
       config.shrink = false;  // merge arithmetic only: no need to minimise
       config.shard_index = i;
       config.shard_count = 2;
-      const kmodel::ScenarioVerdict v{e, profile, expect, kmodel::check(config, e->scenario)};
+      const kmodel::ScenarioVerdict v{e, profile, expect, kmodel::check(config, e->scenario),
+                                      /*whole_check=*/false};
       r.scenarios.push_back(streamcheck::scenario_report(v, config));
     }
     shards.push_back(round_trip(r));
@@ -169,4 +175,58 @@ TEST_CASE("report: real shard checks of the catalogue merge to the sum of their 
     CHECK(m.scenarios[k].runs == shards[0].scenarios[k].runs + shards[1].scenarios[k].runs);
     CHECK(m.scenarios[k].steps == shards[0].scenarios[k].steps + shards[1].scenarios[k].steps);
   }
+}
+
+TEST_CASE("report: merge judges vacuity on the union of the shards") {
+  // Each shard alone may miss a goal (shards do not judge vacuity); the
+  // union must reach it, or the merged entry is vacuous.
+  ScenarioReport a0 = entry("a/one", "pass", 5, std::nullopt);
+  ScenarioReport a1 = entry("a/one", "pass", 4, std::nullopt);
+  a0.goals[1].runs_reached = 0;
+  a1.goals[1].runs_reached = 0;
+  a0.out_of_time = a1.out_of_time = false;  // a check cut short judges no vacuity
+  absl::StatusOr<Report> m =
+      streamcheck::merge_reports({shard_report(0, {a0}), shard_report(1, {a1})});
+  REQUIRE(m.ok());
+  REQUIRE(m->scenarios[0].failure.has_value());
+  CHECK(m->scenarios[0].failure->kind == "vacuous");
+  CHECK_FALSE(m->scenarios[0].met);
+  // One shard reaching it is enough; the counts add up.
+  a1.goals[1].runs_reached = 2;
+  m = streamcheck::merge_reports({shard_report(0, {a0}), shard_report(1, {a1})});
+  REQUIRE(m.ok());
+  CHECK(m->scenarios[0].met);
+  CHECK(m->scenarios[0].goals[1].runs_reached == 2);
+}
+
+TEST_CASE("report: merge refuses incomplete and overlapping sets") {
+  const ScenarioReport e = entry("a/one", "pass", 5, std::nullopt);
+  Report whole;
+  whole.shards = {Shard{0, 1}};
+  whole.scenarios = {e};
+  // Two whole reports of the same check would double-count.
+  absl::StatusOr<Report> m = streamcheck::merge_reports({whole, whole});
+  REQUIRE_FALSE(m.ok());
+  CHECK_THAT(std::string(m.status().message()), Catch::Contains("covered twice"));
+  // A whole report and a shard of the same check overlap.
+  CHECK_FALSE(streamcheck::merge_reports({whole, shard_report(0, {e})}).ok());
+  // Shards of different counts do not make a whole.
+  Report third;
+  third.shards = {Shard{1, 3}};
+  third.scenarios = {e};
+  CHECK_FALSE(streamcheck::merge_reports({shard_report(0, {e}), third}).ok());
+  m = streamcheck::merge_reports({shard_report(1, {e})});
+  REQUIRE_FALSE(m.ok());
+  CHECK_THAT(std::string(m.status().message()), Catch::Contains("missing 0/2"));
+}
+
+TEST_CASE("report: a wrong failure does not meet an expected violation when merged") {
+  FailureReport other = a_failure();
+  other.kind = "hang";
+  const ScenarioReport e0 = entry("a/two", "violation", 3, other);
+  const ScenarioReport e1 = entry("a/two", "violation", 3, std::nullopt);
+  absl::StatusOr<Report> m =
+      streamcheck::merge_reports({shard_report(0, {e0}), shard_report(1, {e1})});
+  REQUIRE(m.ok());
+  CHECK_FALSE(m->scenarios[0].met);
 }

@@ -22,6 +22,10 @@ expect_exit() {
   [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want (streamcheck $*): $(cat "$tmp/err")"
 }
 
+expect_stdout() {
+  grep -qF -- "$1" "$tmp/out" || fail "stdout lacks \"$1\": $(cat "$tmp/out")"
+}
+
 expect_stderr() {
   grep -qF -- "$1" "$tmp/err" || fail "stderr lacks \"$1\": $(cat "$tmp/err")"
 }
@@ -73,7 +77,7 @@ expect_exit 2 "replay arity" -- replay "$scenario"
 expect_exit 0 "shard 0/2" -- run 'llist/[dp]*' --iterations=30 --shard=0/2 --json="$tmp/s0.json"
 expect_exit 0 "shard 1/2" -- run 'llist/[dp]*' --iterations=30 --shard=1/2 --json="$tmp/s1.json" \
   --trace-out="$tmp/trace.json"
-expect_exit 0 "merge" -- merge "$tmp/merged.json" "$tmp/s0.json" "$tmp/s1.json"
+expect_exit 0 "merge" -- merge "$tmp/s0.json" "$tmp/s1.json" --out="$tmp/merged.json"
 grep -q '"shard": "0/2,1/2"' "$tmp/merged.json" || fail "merged report lacks its shards"
 runs=$(grep -o '"summary": {[^}]*}' "$tmp/merged.json" | grep -o '"runs": [0-9]*' | grep -o '[0-9]*$')
 checks=$(grep -o '"summary": {[^}]*}' "$tmp/merged.json" | grep -o '"checks": [0-9]*' | grep -o '[0-9]*$')
@@ -82,11 +86,32 @@ grep -q '"traceEvents"' "$tmp/trace.json" || fail "--trace-out wrote no trace ev
 grep -q '"name":"CPU 0"' "$tmp/trace.json" || fail "--trace-out has no CPU 0 track"
 
 echo 'not json' >"$tmp/bad.json"
-expect_exit 2 "merge malformed" -- merge "$tmp/m2.json" "$tmp/s0.json" "$tmp/bad.json"
+expect_exit 2 "merge malformed" -- merge "$tmp/s0.json" "$tmp/bad.json" --out="$tmp/m2.json"
 expect_stderr "$tmp/bad.json"
-expect_exit 2 "merge missing" -- merge "$tmp/m2.json" "$tmp/missing.json"
+expect_exit 2 "merge missing" -- merge "$tmp/missing.json" --out="$tmp/m2.json"
 expect_stderr "$tmp/missing.json"
-expect_exit 2 "merge same shard twice" -- merge "$tmp/m2.json" "$tmp/s0.json" "$tmp/s0.json"
+expect_exit 2 "merge same shard twice" -- merge "$tmp/s0.json" "$tmp/s0.json" "$tmp/s1.json"
+# An incomplete set of shards is refused (it once merged to "met").
+expect_exit 2 "merge incomplete shards" -- merge "$tmp/s0.json"
+expect_stderr "missing 1/2"
+# Two whole reports of the same checks would count every run twice.
+expect_exit 2 "merge overlapping reports" -- merge "$tmp/merged.json" "$tmp/s0.json" "$tmp/s1.json"
+expect_stderr "covered twice"
+# The output is named by --out and is never one of the inputs.
+cp "$tmp/s1.json" "$tmp/s1.copy"
+expect_exit 2 "merge onto an input" -- merge "$tmp/s0.json" "$tmp/s1.json" --out="$tmp/s1.json"
+cmp -s "$tmp/s1.json" "$tmp/s1.copy" || fail "merge overwrote an input"
+# Without --out, merge judges and writes nothing.
+expect_exit 0 "merge without --out" -- merge "$tmp/s0.json" "$tmp/s1.json"
+
+# A setup error is never the expected violation (both once exited 0).
+expect_exit 1 "bad setup is not a finding" -- run 'llist/bug_*' --cpus=1
+expect_stdout "the machine has CPUs 0..0"
+expect_stdout 'expected: violation assertion'
+# Another failure than the named one does not meet the expectation.
+expect_exit 1 "another failure is not the finding" -- run 'rqspinlock/seeded_bug/*' --cpus=1 \
+  --profile=mainline
+expect_stdout 'got:      assertion: at end:'
 
 # Replaying a failure found by run reproduces it (exit 1) and writes its trace.
 "$bin" run 'llist/bug_*' >"$tmp/bug.out" 2>&1
@@ -100,6 +125,25 @@ if [ -n "$cmd" ]; then
 else
   fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
 fi
+
+# Every failing schedule is written to a file; replay takes @FILE, '-' and
+# a --json report as well as the string.
+expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --profile=seed \
+  --failures-dir="$tmp/fails" --json="$tmp/hang.json"
+file=$(ls "$tmp"/fails/failure-rqspinlock_hardirq_same_lock_irqs_on-seed-*.txt 2>/dev/null | head -1)
+[ -n "$file" ] || fail "run wrote no failure file: $(cat "$tmp/out")"
+expect_stdout "lasso: after a prefix of"
+expect_stdout "wait-for:"
+expect_exit 1 "replay @FILE" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$file" --profile=seed
+expect_stdout "hang: no completion within"
+expect_exit 1 "replay -" -- replay rqspinlock/hardirq_same_lock_irqs_on - --profile=seed <"$file"
+expect_stdout "hang: no completion within"
+expect_exit 1 "replay @report.json" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$tmp/hang.json"
+expect_stdout "under seed: hang"
+expect_exit 2 "replay @report.json without that failure" -- replay rqspinlock/abba "@$tmp/hang.json"
+expect_stderr "has no failure of rqspinlock/abba"
+expect_exit 2 "replay @missing" -- replay rqspinlock/abba "@$tmp/none.txt"
+expect_stderr "$tmp/none.txt"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

@@ -9,7 +9,9 @@
 
 #include "model/atomic.h"
 #include "model/bug.h"
+#include "model/clock.h"
 #include "model/page_alloc.h"
+#include "sync/llist.h"
 #include "model/sim/check.h"
 #include "model/sim/shrink.h"
 
@@ -157,6 +159,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   CheckResult r = check(Config{.cpus = 1, .iterations = 1}, use_after_free);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("use after free: store at offset 0 of freed page"));
+  CHECK(r.failure->kind == FailureKind::kUseAfterFree);
 
   auto double_free = [](Scenario& s) {
     s.on_cpu(0, [] {
@@ -168,6 +171,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   r = check(Config{.cpus = 1, .iterations = 1}, double_free);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("double free of page"));
+  CHECK(r.failure->kind == FailureKind::kUseAfterFree);
 
   // The leaked pages are remembered outside the machine and freed by the
   // test afterwards, so LeakSanitizer sees no leak of the test itself.
@@ -178,6 +182,7 @@ TEST_CASE("use after free, double free and leaks of model pages are reported") {
   r = check(Config{.cpus = 1, .iterations = 1}, leak);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.failure->message, Catch::Contains("leak: 1 block(s), 4096 bytes"));
+  CHECK(r.failure->kind == FailureKind::kLeak);
   CHECK(check(Config{.cpus = 1, .iterations = 1, .check_leaks = false}, leak).ok());
   for (page* p : *leaked) free_pages_nolock(p, 0);
 }
@@ -230,4 +235,170 @@ TEST_CASE("a time budget stops a check early and says so") {
   CHECK(r.ok());
   CHECK(r.out_of_time);
   CHECK(r.runs < 100000000);
+}
+
+TEST_CASE("failures are classified by kind") {
+  auto warn = [](Scenario& s) { s.on_cpu(0, [] { WARN_ON(1 + 1 == 2); }); };
+  auto bug = [](Scenario& s) { s.on_cpu(0, [] { BUG_ON(1 + 1 == 2); }); };
+  auto spin = [](Scenario& s) {
+    auto flag = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [flag] { while (!READ_ONCE(*flag)) cpu_relax(); });
+  };
+  auto bad_setup = [](Scenario& s) { s.on_cpu(1, [] {}); };
+  const Config one{.cpus = 1, .iterations = 1, .max_steps = 500};
+  CHECK(check(one, warn).failure->kind == FailureKind::kWarn);
+  CHECK(check(one, bug).failure->kind == FailureKind::kAssertion);
+  CHECK(check(one, spin).failure->kind == FailureKind::kHang);
+  CheckResult r = check(one, bad_setup);
+  CHECK(r.failure->kind == FailureKind::kBadInput);
+  CHECK(r.failure->outcome == RunResult::Outcome::kBadInput);
+  CHECK(check(Config{.cpus = 2, .iterations = 50}, lost_update).failure->kind ==
+        FailureKind::kAssertion);
+}
+
+TEST_CASE("check_expecting: only the named failure meets an expected violation") {
+  const Config config{.cpus = 2, .iterations = 200};
+  Verdict v = check_expecting(config, lost_update,
+                              expect_violation(FailureKind::kAssertion, "lost update"));
+  INFO(v.expected << " / " << v.got);
+  CHECK(v.met);
+  CHECK(v.expected == "violation assertion \"lost update\"");
+  CHECK_THAT(v.got, Catch::StartsWith("assertion: at end:"));
+  // Another message, another kind: unmet, and both sides are told.
+  v = check_expecting(config, lost_update,
+                      expect_violation(FailureKind::kAssertion, "node consumed twice"));
+  CHECK_FALSE(v.met);
+  v = check_expecting(config, lost_update, expect_violation(FailureKind::kWarn, "lost update"));
+  CHECK_FALSE(v.met);
+  // A regex pattern.
+  CHECK(check_expecting(config, lost_update,
+                        expect_violation_matching(FailureKind::kAssertion, "lost u[p]date$"))
+            .met);
+  // Expecting a pass.
+  CHECK_FALSE(check_expecting(config, lost_update, expect_pass()).met);
+  CHECK(check_expecting(config, independent_writers, Expect::kPass).met);
+}
+
+TEST_CASE("check_expecting: a setup error or an empty check is never green") {
+  // The scenario needs 2 CPUs; with 1 its setup fails. Before, any failure
+  // met an expected violation, so this was "found".
+  auto needs_two = [](Scenario& s) {
+    s.on_cpu(0, [] {});
+    s.on_cpu(1, [] {});
+  };
+  const Config one{.cpus = 1, .iterations = 10};
+  for (FailureKind k : {FailureKind::kAssertion, FailureKind::kBadInput}) {
+    const Verdict v = check_expecting(one, needs_two, expect_violation(k, "CPUs 0..0"));
+    INFO(v.got);
+    CHECK_FALSE(v.met);
+    CHECK_THAT(v.got, Catch::Contains("the machine has CPUs 0..0"));
+  }
+  CHECK_FALSE(check_expecting(one, needs_two, expect_pass()).met);
+  // Zero runs prove nothing either way.
+  const Verdict none = check_expecting(Config{.cpus = 2, .iterations = 0}, independent_writers,
+                                       expect_pass());
+  CHECK_FALSE(none.met);
+  CHECK(none.got == "nothing ran (0 runs)");
+}
+
+TEST_CASE("fair scheduling: no strategy reports a hang where a spinner starves a runnable CPU") {
+  // CPU 0 polls the clock and a flag that CPU 1 sets once 1 ms has passed
+  // (as tas_timeout's owner does). A schedule that keeps running CPU 0 never
+  // lets CPU 1 see the time pass: no fair machine has it, and exhaustive
+  // search once reported it as a hang.
+  auto waiter = [](Scenario& s) {
+    auto flag = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [flag] {
+      while (READ_ONCE(*flag) == 0) {
+        (void)ktime_get_mono_fast_ns();
+        cpu_relax();
+      }
+    });
+    s.on_cpu(1, [flag] {
+      const u64 until = ktime_get_mono_fast_ns() + 1000000;
+      while (ktime_get_mono_fast_ns() < until) cpu_relax();
+      WRITE_ONCE(*flag, 1);
+    });
+  };
+  for (StrategyKind k : {StrategyKind::kRandom, StrategyKind::kPct, StrategyKind::kExhaustive}) {
+    const Config config{.cpus = 2, .iterations = k == StrategyKind::kExhaustive ? 0u : 300u,
+                        .max_steps = 2000, .strategy = k};
+    CheckResult r = check(config, waiter);
+    INFO(strategy_name(k) << ": " << r.report());
+    CHECK(r.ok());
+    if (k == StrategyKind::kExhaustive) CHECK(r.exhausted);
+  }
+  // The unfair schedules exist: without fairness the search finds one.
+  CheckResult unfair = check(Config{.cpus = 2, .iterations = 300, .max_steps = 2000,
+                                    .strategy = StrategyKind::kExhaustive, .fair = false},
+                             waiter);
+  REQUIRE_FALSE(unfair.ok());
+  CHECK(unfair.failure->kind == FailureKind::kHang);
+}
+
+TEST_CASE("a hang is shrunk to a short prefix and a cycle (lasso), and replays") {
+  // Two CPUs wait for each other's flag: a deadlock. The random walk's
+  // schedule is thousands of decisions; shrunk, it is a prefix and the
+  // round-robin cycle of the stuck CPUs.
+  auto deadlock = [](Scenario& s) {
+    auto a = std::make_shared<Atomic<int>>(0);
+    auto b = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [a, b] {
+      while (READ_ONCE(*b) == 0) cpu_relax();
+      WRITE_ONCE(*a, 1);
+    });
+    s.on_cpu(1, [a, b] {
+      while (READ_ONCE(*a) == 0) cpu_relax();
+      WRITE_ONCE(*b, 1);
+    });
+  };
+  const Config config{.cpus = 2, .iterations = 1, .max_steps = 5000};
+  CheckResult r = check(config, deadlock);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.report());
+  CHECK(r.failure->kind == FailureKind::kHang);
+  CHECK_THAT(r.failure->message, Catch::Contains("lasso: after a prefix of"));
+  CHECK(r.failure->schedule.size() < 40);
+  const Lasso l = find_lasso(r.failure->decisions);
+  CHECK(l.cycle > 0);
+  CHECK(l.prefix < 10);
+  auto again = replay(config, deadlock, r.failure->schedule);
+  REQUIRE(again.ok());
+  CHECK(again->kind == FailureKind::kHang);
+  CHECK(again->decisions == r.failure->decisions);
+}
+
+TEST_CASE("races: an NMI's __llist_add against another CPU's llist_add is a data race") {
+  // __llist_add is for a list only its caller touches; here CPU 1 adds to
+  // the same list with llist_add while an NMI on CPU 0 uses __llist_add.
+  // Random runs rarely lose a node (the check below passes 2000 of them
+  // without race checking), but the NMI's plain accesses are unordered with
+  // CPU 1's cmpxchg whenever both touch the list.
+  auto misuse = [](Scenario& s) {
+    auto head = std::make_shared<llist_head>();
+    auto nodes = std::make_shared<std::vector<llist_node>>(3);
+    init_llist_head(head.get());
+    s.on_cpu(0, [head, nodes] { llist_add(&(*nodes)[0], head.get()); });
+    s.on_cpu(1, [head, nodes] { llist_add(&(*nodes)[1], head.get()); });
+    s.nmi(0, [head, nodes] { __llist_add(&(*nodes)[2], head.get()); });
+  };
+  Config config{.cpus = 2, .iterations = 2000, .interrupt_probability = 0.3,
+                .check_races = true};
+  const Verdict v =
+      check_expecting(config, misuse, expect_violation(FailureKind::kRace, "data race on object"));
+  INFO(v.got << "\n" << v.result.report());
+  CHECK(v.met);
+  // The same scenario with the marked llist_add in the NMI has no race.
+  auto correct = [](Scenario& s) {
+    auto head = std::make_shared<llist_head>();
+    auto nodes = std::make_shared<std::vector<llist_node>>(3);
+    init_llist_head(head.get());
+    s.on_cpu(0, [head, nodes] { llist_add(&(*nodes)[0], head.get()); });
+    s.on_cpu(1, [head, nodes] { llist_add(&(*nodes)[1], head.get()); });
+    s.nmi(0, [head, nodes] { llist_add(&(*nodes)[2], head.get()); });
+  };
+  CHECK(check_expecting(config, correct, expect_pass()).met);
+  // Without race checking the misuse passes (as it did before).
+  config.check_races = false;
+  CHECK(check(config, misuse).ok());
 }

@@ -5,6 +5,8 @@
 
 using kmodel::Decision;
 using Kind = kmodel::Decision::Kind;
+using kmodel::encode_schedule;
+using kmodel::parse_schedule;
 
 TEST_CASE("encode compresses runs and leaves defaults out") {
   std::vector<Decision> d = {{Kind::kCpu, 0},       {Kind::kInterrupt, 0}, {Kind::kCpu, 0},
@@ -46,5 +48,30 @@ TEST_CASE("malformed schedules are rejected with the token named") {
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK_THAT(std::string(parsed.status().message()), Catch::Contains(c.needle));
+  }
+}
+
+TEST_CASE("schedule: a repeating stretch is written as a group and reads back exactly") {
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; ++i) d.push_back({Decision::Kind::kCpu, 0});
+  for (int r = 0; r < 1000; ++r) {
+    d.push_back({Decision::Kind::kCpu, 1});
+    for (int i = 0; i < 4; ++i) d.push_back({Decision::Kind::kCpu, 2});
+    d.push_back({Decision::Kind::kCpu, 3});
+  }
+  d.push_back({Decision::Kind::kInterrupt, 2});
+  d.push_back({Decision::Kind::kCpu, 1});
+  const std::string text = encode_schedule(d);
+  CHECK(text == "v1:0*3.(1.2*4.3)*1000.!2.1");
+  absl::StatusOr<std::vector<Decision>> back = parse_schedule(text);
+  REQUIRE(back.ok());
+  std::vector<Decision> expected;
+  for (const Decision& x : d)
+    if (!(x.kind != Decision::Kind::kCpu && x.value == 0)) expected.push_back(x);
+  CHECK(*back == expected);
+  CHECK(parse_schedule("v1:(0.(1.2)*3)*2").ok());
+  for (const char* bad : {"v1:(0.1", "v1:(0.1)", "v1:(0.1)*0", "v1:(0.1)*x", "v1:0)", "v1:0.(1)*2("}) {
+    INFO(bad);
+    CHECK_FALSE(parse_schedule(bad).ok());
   }
 }
