@@ -12,12 +12,11 @@ KMODEL_NAMESPACE_BEGIN
 
 namespace alloc_internal {
 
-PerCpu<StatCpu> g_stats;
+PerCpu<StatSlot> g_stats;
 
 void stats_clear() {
   for (int cpu = 0; cpu < NR_CPUS; ++cpu)
-    for (StatSlot& s : g_stats.ptr(cpu)->level)
-      for (auto& v : s.v) v.store(0, std::memory_order_relaxed);
+    for (auto& v : g_stats.ptr(cpu)->v) v.store(0, std::memory_order_relaxed);
 }
 
 namespace {

@@ -1,13 +1,14 @@
 // alloc/internal/stats.h: the allocators' accounting counters.
 //
 // Instrumentation, not model state: plain std::atomic (never a scheduling
-// point) in one slot per (CPU, context level). A slot has a single writer at
-// a time (a CPU runs one context of each level at once, and an NMI does not
-// nest in an NMI), so updates are a relaxed load and store: no locked
-// instruction on the allocation fast path, and no update lost to an NMI that
-// interrupts the task between the load and the store (it uses another slot).
-// Readers sum all slots; the counters are net, so a free on another CPU than
-// the allocation simply makes one slot negative.
+// point), one slot per CPU, updated the way the kernel's this_cpu_add() is:
+// natively (x86-64) one non-locked `add` to memory, which an interrupt on the
+// same CPU (a signal: the model's NMI and hardirq) cannot split, so no update
+// is lost to an NMI and no locked instruction is on the allocation fast path.
+// The simulator interleaves CPUs only at scheduling points, and a stat_add is
+// none, so there a relaxed load and store is the same. Readers sum all slots;
+// the counters are net, so a free on another CPU than the allocation simply
+// makes one slot negative.
 #ifndef KMODEL_ALLOC_INTERNAL_STATS_H_
 #define KMODEL_ALLOC_INTERNAL_STATS_H_
 
@@ -33,30 +34,30 @@ struct StatSlot {
   std::atomic<s64> v[kNumCounters];
 };
 
-struct StatCpu {
-  StatSlot level[4];  // task, softirq, hardirq, NMI
-};
+extern PerCpu<StatSlot> g_stats;
 
-extern PerCpu<StatCpu> g_stats;
-
-// The caller's slot: its CPU's, at its interrupt_context_level(). A thread
-// that is not a CPU (a test's teardown while nothing runs) counts in CPU 0's
-// task slot. Look it up once per operation. Task context is tested first,
-// as a predicted branch: the slot's address then does not wait for
-// preempt_count (this is on the allocation fast path).
+// The caller's CPU's slot. A thread that is not a CPU (a test's teardown
+// while nothing runs) counts in CPU 0's. Look it up once per operation.
 inline StatSlot* stat_slot() {
-  if (__builtin_expect(!cpu_bound(), 0)) return &g_stats.ptr(0)->level[0];
-  CpuContext* ctx = current_cpu();
-  StatCpu* cpu = g_stats.ptr(ctx->cpu);
-  const unsigned pc = ctx->preempt_count.load(std::memory_order_relaxed);
-  if (__builtin_expect((pc & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) == 0, 1))
-    return &cpu->level[0];
-  return &cpu->level[interrupt_context_level_of(*ctx)];
+  if (__builtin_expect(!cpu_bound(), 0)) return g_stats.ptr(0);
+  return g_stats.ptr(smp_processor_id());
 }
 
 inline void stat_add(StatSlot* slot, Counter c, s64 delta) {
   std::atomic<s64>& x = slot->v[c];
+#if !KMODEL_IS_SIM && defined(__x86_64__) && !KMODEL_TSAN
+  // this_cpu_add(): one instruction, so atomic with respect to this CPU's
+  // interrupts. Other CPUs only read (stat_sum), and an aligned 8-byte store
+  // is never torn.
+  static_assert(sizeof(x) == sizeof(s64) && std::atomic<s64>::is_always_lock_free);
+  asm volatile("addq %1, %0" : "+m"(x) : "er"(delta));
+#elif !KMODEL_IS_SIM
+  // Elsewhere (and under ThreadSanitizer, which does not see inline asm): a
+  // relaxed atomic add, correct with any interleaving, locked.
+  x.fetch_add(delta, std::memory_order_relaxed);
+#else
   x.store(x.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+#endif
 }
 
 inline void stat_add(Counter c, s64 delta) { stat_add(stat_slot(), c, delta); }
@@ -64,8 +65,7 @@ inline void stat_add(Counter c, s64 delta) { stat_add(stat_slot(), c, delta); }
 inline s64 stat_sum(Counter c) {
   s64 sum = 0;
   for (int cpu = 0; cpu < NR_CPUS; ++cpu)
-    for (const StatSlot& s : g_stats.ptr(cpu)->level)
-      sum += s.v[c].load(std::memory_order_relaxed);
+    sum += g_stats.ptr(cpu)->v[c].load(std::memory_order_relaxed);
   return sum;
 }
 
