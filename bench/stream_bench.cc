@@ -339,6 +339,37 @@ void BM_e2e(benchmark::State& state) {
   run = nullptr;
 }
 
+// The same work on one CPU, without concurrency: write kOneCpuBatch messages,
+// then drain them all with the same reader code. What each side costs per
+// message in CPU time, with no scheduling and no refusals in the way (spdlog
+// cannot run here: its reader is its own thread).
+constexpr int kOneCpuBatch = 16;
+
+template <class Side>
+void BM_onecpu(benchmark::State& state) {
+  native::CpuBinding bind(0);
+  Side side;
+  char buf[kChunk];
+  long accepted = 0, consumed = 0;
+  int seq = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < kOneCpuBatch; ++i) accepted += side.write(0, seq++) ? 1 : 0;
+    for (long n; (n = side.drain(buf)) > 0;) consumed += n;
+  }
+  state.SetItemsProcessed(consumed);
+  if (side.unexpected() != 0)
+    state.SkipWithError(("unexpected error " + std::to_string(side.unexpected())).c_str());
+  else if (consumed != accepted || accepted != static_cast<long>(state.iterations()) * kOneCpuBatch)
+    state.SkipWithError("a message was refused or lost");
+}
+
+void BM_stream_onecpu(benchmark::State& state) { BM_onecpu<StreamSide>(state); }
+void BM_mutex_onecpu(benchmark::State& state) { BM_onecpu<MutexSide>(state); }
+void BM_lockfree_onecpu(benchmark::State& state) { BM_onecpu<LockfreeSide>(state); }
+BENCHMARK(BM_stream_onecpu)->UseRealTime()->Threads(1);
+BENCHMARK(BM_mutex_onecpu)->UseRealTime()->Threads(1);
+BENCHMARK(BM_lockfree_onecpu)->UseRealTime()->Threads(1);
+
 void BM_stream_e2e(benchmark::State& state) { BM_e2e<StreamSide>(state); }
 void BM_mutex_e2e(benchmark::State& state) { BM_e2e<MutexSide>(state); }
 void BM_lockfree_e2e(benchmark::State& state) { BM_e2e<LockfreeSide>(state); }
