@@ -49,7 +49,7 @@ SUITES = OrderedDict(
     ),
     stream=dict(
         target="//bench:stream_bench",
-        pattern=r"^BM_(?P<impl>\w+?)_(?P<group>e2e|onecpu)/real_time/threads:(?P<x>\d+)$",
+        pattern=r"^BM_(?P<impl>\w+?)_(?P<group>e2e|onecpu)(?:/real_time)?/threads:(?P<x>\d+)$",
         x_label="writer threads",
         baseline="mutex",
         title="messages written and consumed",
