@@ -18,11 +18,14 @@
 // totals are checked: every accepted message is consumed exactly once.
 //
 // What each side pays per message:
-//   stream    bprintf-rules formatting into the CPU's buffer, the capacity
-//             charge (one atomic add), an element from the stream allocator,
-//             a copy, llist_add (one cmpxchg); the reader: its lock, one
-//             llist_del_all per batch, the copy to the user buffer,
-//             capacity release (one atomic sub) and the element's free.
+//   stream    bprintf-rules formatting into the CPU's buffer (checking and
+//             packing, then formatting; the nesting counter up and down: two
+//             atomics), the capacity charge (one atomic add), an element from
+//             the stream allocator (one atomic on its page's reference), a
+//             copy, llist_add (one cmpxchg); the reader: its lock and one
+//             llist_del_all per batch, the copy to the user buffer, the
+//             capacity release (one atomic sub) and the element's free (one
+//             atomic on the page's reference).
 //             Bound: BPF_STREAM_MAX_CAPACITY = 100000 payload bytes.
 //   mutex     snprintf into a stack buffer, a std::string (one malloc),
 //             std::mutex around a push_back on a std::deque plus a byte
