@@ -47,6 +47,13 @@ SUITES = OrderedDict(
         baseline="qspinlock_nochecks",
         title="lock+unlock",
     ),
+    stream=dict(
+        target="//bench:stream_bench",
+        pattern=r"^BM_(?P<impl>\w+?)_(?P<group>e2e|onecpu)(?:/real_time)?/threads:(?P<x>\d+)$",
+        x_label="writer threads",
+        baseline="mutex",
+        title="messages written and consumed",
+    ),
     sim=dict(
         target="//bench:sim_bench",
         pattern=r"^BM_sim_(?P<group>\w+)/(?P<x>[\d/]+)$",
