@@ -429,7 +429,7 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
       if (o.profile && *o.profile != profile) continue;
-      if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, expect)) {
+      if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, profile)) {
         std::printf("n/a  %-44s %-10s expect %-9s under %s: %s\n", e->name.c_str(),
                     kmodel::profile_name(profile), streamcheck::expect_name(expect),
                     kmodel::strategy_name(config_for(*e, o).strategy), why->c_str());

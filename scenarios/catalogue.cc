@@ -23,11 +23,12 @@ ScenarioRegistrar::ScenarioRegistrar(ScenarioEntry entry) {
   registry().push_back(std::move(entry));
 }
 
-const std::string* ScenarioEntry::not_applicable(StrategyKind strategy,
-                                                 const Expectation& x) const {
-  if (!x.violation) return nullptr;
-  for (const auto& [s, why] : not_for)
-    if (s == strategy) return &why;
+const std::string* ScenarioEntry::not_applicable(StrategyKind strategy, Profile profile) const {
+  for (const NotFor& n : not_for) {
+    if (n.strategy != strategy) continue;
+    if (n.profiles.empty() || std::find(n.profiles.begin(), n.profiles.end(), profile) != n.profiles.end())
+      return &n.why;
+  }
   return nullptr;
 }
 

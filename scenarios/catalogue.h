@@ -55,13 +55,21 @@ struct ScenarioEntry {
   ScenarioFn scenario;
   // The profiles the scenario runs under, each with its expectation.
   std::vector<std::pair<Profile, Expectation>> expect;
-  // Strategies that cannot be relied on to find this entry's expected
-  // violations within its budget, each with the reason (printed as "n/a").
-  // Expected passes hold under every strategy and are always checked.
-  std::vector<std::pair<StrategyKind, std::string>> not_for = {};
+  // Strategies under which a check of this entry says nothing within its
+  // budget, each with the reason (printed as "n/a") and the profiles it
+  // concerns (none listed: every profile): an expected violation the
+  // strategy cannot be relied on to find, or an expected pass whose goals the
+  // strategy does not reach (a bounded search that never reaches the
+  // interleaving a scenario exists for proves nothing about it: vacuous).
+  struct NotFor {
+    StrategyKind strategy;
+    std::string why;
+    std::vector<Profile> profiles = {};
+  };
+  std::vector<NotFor> not_for = {};
 
-  // The reason `expect` is not checked under `strategy`, or null.
-  const std::string* not_applicable(StrategyKind strategy, const Expectation& expect) const;
+  // The reason the check under `profile` is not made under `strategy`, or null.
+  const std::string* not_applicable(StrategyKind strategy, Profile profile) const;
 };
 
 class ScenarioRegistrar {

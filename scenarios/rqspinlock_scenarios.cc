@@ -625,6 +625,14 @@ const ScenarioRegistrar kMutex2({
            .shrink = false},
     mutual_exclusion,
     nmi_hangs_in_seed(),
+    {{StrategyKind::kExhaustive,
+      "the seed's NMI hang needs an NMI to arrive while its own CPU's task is queued "
+      "behind another CPU (not the head): beyond the bound-2 search within the budget",
+      {Profile::kSeed}},
+     {StrategyKind::kPct,
+      "PCT's priorities with the catalogue's seed never put the NMI behind its own "
+      "CPU's queued task within the budget (random finds it)",
+      {Profile::kSeed}}}
 });
 const ScenarioRegistrar kMutex4({
     "rqspinlock/mutual_exclusion_4cpu",
@@ -633,6 +641,10 @@ const ScenarioRegistrar kMutex4({
            .shrink = false},
     mutual_exclusion,
     nmi_hangs_in_seed(),
+    {{StrategyKind::kExhaustive,
+      "the seed's NMI hang needs an NMI to arrive while its own CPU's task is queued "
+      "behind another CPU (not the head): beyond the bound-2 search within the budget",
+      {Profile::kSeed}}}
 });
 const ScenarioRegistrar kStressMix({
     "rqspinlock/stress_mix_3cpu",
@@ -642,6 +654,10 @@ const ScenarioRegistrar kStressMix({
            .interrupt_probability = 0.1, .shrink = false},
     stress_mix,
     nmi_hangs_in_seed(),
+    {{StrategyKind::kExhaustive,
+      "the seed's NMI hang needs an NMI to arrive while its own CPU's task is queued "
+      "behind another CPU (not the head): beyond the bound-2 search within the budget",
+      {Profile::kSeed}}}
 });
 const ScenarioRegistrar kHardirqSameLock({
     "rqspinlock/hardirq_same_lock_irqs_on",
@@ -656,10 +672,12 @@ const ScenarioRegistrar kHardirqSameLock({
      {Profile::kMainline, Expect::kPass}},
     {{StrategyKind::kExhaustive,
       "the hang needs a hardirq on a CPU whose task is queued behind another CPU's "
-      "(not the head): deeper than the bound-2 search reaches in 1000 runs"},
+      "(not the head): deeper than the bound-2 search reaches in 1000 runs",
+      {Profile::kSeed, Profile::kLinux618}},
      {StrategyKind::kPct,
       "PCT finds it for some seeds only (bench/bug_hunt: median 96 schedules, 3 of 20 "
-      "seeds miss it in the budget); the catalogue's seed is one that misses"}},
+      "seeds miss it in the budget); the catalogue's seed is one that misses",
+      {Profile::kSeed, Profile::kLinux618}}},
 });
 const ScenarioRegistrar kNmiSameLock({
     "rqspinlock/nmi_same_lock",
@@ -672,6 +690,10 @@ const ScenarioRegistrar kNmiSameLock({
     {{Profile::kSeed, expect_violation(FailureKind::kHang, "no completion within")},
      {Profile::kLinux618, Expect::kPass},
      {Profile::kMainline, Expect::kPass}},
+    {{StrategyKind::kExhaustive,
+      "the seed's NMI hang needs an NMI to arrive while its own CPU's task is queued "
+      "behind another CPU (not the head): beyond the bound-2 search within the budget",
+      {Profile::kSeed}}}
 });
 const ScenarioRegistrar kDeadlockKeepsQueue({
     "rqspinlock/deadlock_keeps_queue",
@@ -683,6 +705,9 @@ const ScenarioRegistrar kDeadlockKeepsQueue({
     {{Profile::kSeed, expect_violation(FailureKind::kAssertion, "a bystander holding no lock got -EDEADLK")},
      {Profile::kLinux618, expect_violation(FailureKind::kAssertion, "a bystander holding no lock got -EDEADLK")},
      {Profile::kMainline, Expect::kPass}},
+    {{StrategyKind::kExhaustive,
+      "the goal (a queue head finds the forced ABBA with a bystander queued behind it) "
+      "needs more preemptions than the bound-2 search makes: never reached, vacuous"}}
 });
 const ScenarioRegistrar kAaNmi({
     "rqspinlock/aa_nmi",

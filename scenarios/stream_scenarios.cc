@@ -444,6 +444,9 @@ const ScenarioRegistrar kStageContiguous({
     .config = {.cpus = 2, .iterations = 400},
     .scenario = stage_contiguous,
     .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .not_for = {{StrategyKind::kExhaustive,
+                 "the goal (an NMI stages and commits inside CPU 0's staging) needs an NMI "
+                 "at a point the bound-2 search does not place one: never reached, vacuous"}},
 });
 
 const ScenarioRegistrar kStageCapacity({

@@ -76,7 +76,7 @@ void check_pairs(kmodel::StrategyKind strategy) {
     if (k % shard.total != shard.index) continue;
     ++mine;
     const Pair& p = pairs[k];
-    if (const std::string* why = p.entry->not_applicable(strategy, p.expect)) {
+    if (const std::string* why = p.entry->not_applicable(strategy, p.profile)) {
       WARN(p.entry->name << " under " << kmodel::strategy_name(strategy) << ": n/a: " << *why);
       continue;
     }

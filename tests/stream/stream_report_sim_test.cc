@@ -39,7 +39,7 @@ struct Shared {
 CheckResult run_once(const std::shared_ptr<std::shared_ptr<Shared>>& out,
                      const std::function<std::shared_ptr<Shared>()>& setup,
                      const std::function<void(Shared*)>& body, std::uint64_t max_steps = 100000,
-                     std::uint64_t max_stall_jump_ns = 1000000) {
+                     std::uint64_t max_stall_jump_ns = 1000000, std::uint64_t relax_ns = 15) {
   auto scenario = [&](Scenario& s) {
     std::shared_ptr<Shared> st = setup();
     *out = st;
@@ -54,7 +54,8 @@ CheckResult run_once(const std::shared_ptr<std::shared_ptr<Shared>>& out,
     });
   };
   Config c{.cpus = 1, .seed = 7, .iterations = 1, .max_steps = max_steps,
-           .interrupt_probability = 0, .max_stall_jump_ns = max_stall_jump_ns};
+           .interrupt_probability = 0, .relax_ns = relax_ns,
+           .max_stall_jump_ns = max_stall_jump_ns};
   return check(c, scenario);
 }
 
@@ -131,7 +132,11 @@ TEST_CASE("design: a may_goto loop times out after 250 ms and reports into its s
           st->prog = load("cond_break");
           return st;
         },
-        [](Shared* st) { st->iterations = run_cond_break(*st->prog, &st->loop_ns); }, 3000000);
+        [](Shared* st) { st->iterations = run_cond_break(*st->prog, &st->loop_ns); },
+        // One loop iteration (a may_goto and a cpu_relax) stands for 4 us of
+        // simulated time, so the 250 ms slice takes ~62,000 iterations
+        // rather than the ~10^7 a 15 ns relax would need.
+        3000000, 1000000, 4000);
     INFO(r.report());
     REQUIRE(r.ok());
     Shared& st = **out;
