@@ -13,7 +13,7 @@
 //   fill       pushes of one length until the capacity refuses (-ENOSPC)
 //   faults     set_page_fault_policy: never, or every k-th page allocation
 //   reload     close the fd (teardown) and load a new program
-//   drain      reads until the stream is empty
+//   drain      reads of 1..16321 bytes until the stream is empty
 // The reference model (Ref below) is written from the contract in
 // stream/bpf_stream.h and the profile table of docs/profiles.md, not from the
 // implementation: per stream, the queue of elements a reader must see (exact
@@ -32,7 +32,13 @@
 // element and, after bpf_stream_alloc_drain_all, the page count is back to
 // where the input started. A mismatch aborts naming the step and operation.
 //
-// Not driven: the seed profile's commit of a one-element report (a kernel bug
+// Not driven: zero-length elements under seed and linux-6.18 (empty
+// vprintk output, a push of 0 bytes, an empty staged line under 6.18): the
+// page allocator's room check lets one be written past its page, kernel
+// finding 6 of docs/kernel-findings.md, which the model turns into a WARN.
+// The fuzzer found it again within a minute
+// (fuzz/regressions/stream_state/zero-len-overrun-*); such a step is skipped.
+// Nor the seed profile's commit of a one-element report (a kernel bug
 // of the series the model turns into a MODEL_ASSERT, docs/stream.md): the
 // target frees such a report instead of committing it.
 //
@@ -121,6 +127,12 @@ std::string letters(std::size_t n, std::uint8_t seed) {
 }
 
 u64 injected() { return page_alloc_stats().injected_failures; }
+
+// A zero-length element from the page allocator (seed, linux-6.18) is kernel
+// finding 6 (see the top of the file): not driven.
+bool zero_len_is_finding6(std::size_t len) {
+  return len == 0 && current_profile() != Profile::kMainline;
+}
 
 // What a push of these `out` bytes (formatted length n = out.size()) queues
 // under the current profile, for vprintk (bytes per message, docs/profiles.md).
@@ -278,18 +290,21 @@ class Machine {
     bpf_prog* p = prog();
     const int fn = nr_subprogs_ ? (flags >> 3) % (nr_subprogs_ + 1) : 0;
     bpf_prog* target = p->aux->func.empty() ? p : p->aux->func[static_cast<std::size_t>(fn)];
+    if (id != 3 && current_profile() == Profile::kLinux618 && lit == 0 && kind == 0) return;
     const u64 inj = injected();
     const int ret = bpf_stream_vprintk(id, fmt.c_str(), args, args_len, target);
     if (id == 3) {
       expect_eq(ret, -ENOENT, "return code (bad stream id)");
       return;
     }
+    // (the empty output was filtered before the call, see below)
     account_push(ref_.of(id), plan_vprintk(fmt.substr(0, lit) + tail), ret, inj);
   }
 
   void push(ByteReader& in) {
     const int id = stream_id(in.u8());
     const int len = (in.u8() | (int{in.u8()} << 8)) % 1100;
+    if (zero_len_is_finding6(std::size_t(len))) return;
     std::string bytes(static_cast<std::size_t>(len), '\0');
     for (int i = 0; i < len; ++i) bytes[std::size_t(i)] = static_cast<char>(in.u8() ^ i);
     PushPlan p;
@@ -312,6 +327,7 @@ class Machine {
     for (int i = 0; i < nlines; ++i) {
       const int n = (in.u8() | (int{in.u8()} << 8)) % 1200;
       const std::string line = letters(std::size_t(n), in.u8());
+      if (current_profile() == Profile::kLinux618 && n == 0) continue;  // finding 6
       const u64 inj = injected();
       const int ret = bpf_stream_printk(ss, "%s", line.c_str());
       const bool inj_fail = injected() != inj;
@@ -421,10 +437,12 @@ class Machine {
 
   void drain(ByteReader& in) {
     const int id = stream_id(in.u8());
-    const int chunk = 1 + in.u8() * 8;
+    // Chunks of 1..16321 bytes (1-byte reads of a full seed stream, 4 MiB,
+    // would take too long per input; `read` covers the small lengths).
+    const int chunk = 1 + in.u8() * 64;
     std::string buf(std::size_t(chunk) + 1, '\x5a');
-    for (int i = 0; i < 100000 && !ref_.of(id).queue.empty(); ++i) do_read(id, chunk, buf);
-    expect(ref_.of(id).queue.empty(), "drain did not end");
+    // Every read the model predicts takes >= 1 byte or pops an empty element.
+    while (!ref_.of(id).queue.empty()) do_read(id, chunk, buf);
     do_read(id, chunk, buf);  // an empty stream reads 0
   }
 
