@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/cpu.h"
 #include "tests/soak/stream_soak.h"
 
 using namespace kmodel;
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (Profile p : profiles) {
     std::printf("stream_soak: profile %s, %.0f s, cpus %d, page faults p=%g, seed %llu\n",
-                profile_name(p), opt.seconds, opt.cpus, opt.fault_probability,
+                profile_name(p), opt.seconds, opt.cpus ? opt.cpus : num_possible_cpus(),
+                opt.fault_probability,
                 static_cast<unsigned long long>(opt.seed));
     std::fflush(stdout);
     opt.profile = p;
