@@ -13,7 +13,7 @@
 //   fill       pushes of one length until the capacity refuses (-ENOSPC)
 //   faults     set_page_fault_policy: never, or every k-th page allocation
 //   reload     close the fd (teardown) and load a new program
-//   drain      reads of 1..16321 bytes until the stream is empty
+//   drain      reads of 64..16384 bytes until the stream is empty
 // The reference model (Ref below) is written from the contract in
 // stream/bpf_stream.h and the profile table of docs/profiles.md, not from the
 // implementation: per stream, the queue of elements a reader must see (exact
@@ -437,9 +437,9 @@ class Machine {
 
   void drain(ByteReader& in) {
     const int id = stream_id(in.u8());
-    // Chunks of 1..16321 bytes (1-byte reads of a full seed stream, 4 MiB,
-    // would take too long per input; `read` covers the small lengths).
-    const int chunk = 1 + in.u8() * 64;
+    // Chunks of 64..16384 bytes (small reads of a full seed stream, 4 MiB,
+    // would take seconds per input; `read` covers the small lengths).
+    const int chunk = 64 + in.u8() * 64;
     std::string buf(std::size_t(chunk) + 1, '\x5a');
     // Every read the model predicts takes >= 1 byte or pops an empty element.
     while (!ref_.of(id).queue.empty()) do_read(id, chunk, buf);
