@@ -13,6 +13,9 @@ fuzz/<target>_fuzz.cc.
                truncations of one of them
   schedule     valid and invalid replay strings (tests/model/schedule_test.cc)
   options      one value per parser, valid and invalid
+  stream_state one step sequence per operation and profile, and mixes: long
+               outputs, staged reports, exhaustion, faults, teardown (the
+               layout is in fuzz/stream_state_fuzz.cc)
   report_json  streamcheck --json reports of two shards (pass --reports) and
                their concatenation (the merge input), plus small JSON texts
 """
@@ -152,7 +155,70 @@ def report_seeds(paths):
     yield b'{"format": "streamcheck-report", "version": 1}'
 
 
+# ---- stream_state --------------------------------------------------------
+def u16(n):
+    return struct.pack("<H", n)
+
+
+def ss_vprintk(flags, lit, pat=0, arg=0):
+    return bytes([0, flags]) + u16(lit) + bytes([pat]) + struct.pack("<Q", arg)
+
+
+def ss_push(sid, n, fill=0x41):
+    return bytes([1, sid]) + u16(n) + bytes([fill]) * n
+
+
+def ss_stage(flags, lines):
+    out = bytes([2, flags])
+    for n, pat in lines:
+        out += u16(n) + bytes([pat])
+    return out
+
+
+def ss_read(flags, n):
+    return bytes([3, flags]) + u16(n)
+
+
+def ss_fill(sid, n):
+    return bytes([4, sid]) + u16(n - 1)
+
+
+def ss_faults(k):
+    return bytes([5, k])
+
+
+RELOAD = bytes([6])
+
+
+def ss_drain(sid, chunk):
+    return bytes([7, sid, chunk])
+
+
+def stream_state_seeds():
+    # Stage flags: bit 0 stream, bits 1-3 lines - 1 (% 5), bit 7 bad id.
+    mix = (ss_vprintk(0, 10, 3) + ss_vprintk(2, 5, 1, 0xffffffff) + ss_vprintk(5, 3, 2, 0xabc)
+           + ss_push(1, 7) + ss_stage(2 << 1, [(40, 1), (0, 2), (1100, 3)])
+           + ss_read(0, 4) + ss_read(0, 100) + ss_read(1, 2000) + ss_drain(0, 1))
+    long_out = ss_vprintk(0, 1023) + ss_vprintk(0, 1024) + ss_vprintk(0, 1025) + ss_vprintk(1, 1400)
+    exhaust = ss_fill(0, 1000) + ss_read(0, 1500) + ss_fill(0, 1) + ss_drain(0, 255)
+    faults = (ss_faults(2) + ss_push(0, 900) * 6 + ss_stage(4 << 1, [(700, 1)] * 5)
+              + ss_faults(0) + ss_drain(0, 30))
+    teardown = ss_push(0, 50) + ss_stage(1 << 1, [(20, 5), (30, 6)]) + RELOAD + ss_push(1, 3) + ss_read(1, 3) + RELOAD
+    bad = ss_vprintk(0x10, 4) + ss_stage(0x80 | (2 << 1), [(5, 1)] * 3) + ss_read(0x30, 10) + ss_read(0x20, 10)
+    empty = ss_vprintk(0, 0) + ss_push(0, 0) + ss_stage(0, [(0, 0)]) + ss_read(0, 0) + ss_read(0, 1)
+    for profile in range(3):
+        for subs in range(3):
+            put("stream_state", bytes([profile, subs]) + mix)
+        for seq in (long_out, exhaust, faults, teardown, bad, empty,
+                    ss_fill(1, 1024) + ss_stage(3, [(100, 1), (200, 2)]) + ss_drain(1, 200),
+                    faults + exhaust + teardown + mix):
+            put("stream_state", bytes([profile, 1]) + seq)
+
+
 def main():
+    if "--only" in sys.argv:
+        globals()[sys.argv[sys.argv.index("--only") + 1] + "_seeds"]()
+        return
     reports = []
     if "--reports" in sys.argv:
         reports = sys.argv[sys.argv.index("--reports") + 1:]
@@ -166,6 +232,7 @@ def main():
         put("options", bytes([parser]) + text.encode())
     for s in report_seeds(reports):
         put("report_json", s)
+    stream_state_seeds()
 
 
 if __name__ == "__main__":
