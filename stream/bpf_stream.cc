@@ -44,7 +44,11 @@ void bpf_stream_notify(irq_work* work) {
 bpf_stream* bpf_stream_alloc(int id) {
   bpf_stream* s = new bpf_stream;
 #if KMODEL_IS_SIM
-  internal::track_alloc(s, sizeof(*s), "bpf_stream");
+  // Under next the stream's lifetime is its own (refcounted past the
+  // program): the simulator checks it for leaks and use after free. In the
+  // other profiles it is part of the program, freed with it.
+  s->tracked = has_stream_fds();
+  if (s->tracked) internal::track_alloc(s, sizeof(*s), "bpf_stream");
 #endif
   s->stream_id = id;
   raw_res_spin_lock_init(&s->res_lock);
@@ -68,7 +72,10 @@ void bpf_stream_delete(void* p) { delete static_cast<bpf_stream*>(p); }
 
 void bpf_prog_stream_init(bpf_prog* prog) {
   int id = BPF_STDOUT;
-  for (bpf_stream*& s : prog->aux->stream) s = bpf_stream_alloc(id++);
+  for (bpf_stream*& s : prog->aux->stream) {
+    s = bpf_stream_alloc(id++);
+    s->aux = prog->aux;
+  }
 }
 
 void bpf_stream_put(bpf_stream* s) {
@@ -80,7 +87,7 @@ void bpf_stream_put(bpf_stream* s) {
   s->backlog_head = nullptr;
   s->backlog_tail = nullptr;
 #if KMODEL_IS_SIM
-  if (internal::track_free(s, sizeof(*s), "bpf_stream", &bpf_stream_delete)) return;
+  if (s->tracked && internal::track_free(s, sizeof(*s), "bpf_stream", &bpf_stream_delete)) return;
 #endif
   bpf_stream_delete(s);
 }

@@ -85,6 +85,8 @@ struct bpf_stream_reader_lock {
 void bpf_stream_reader_lock_acquire(bpf_stream_reader_lock* lock);
 void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock);
 
+struct bpf_prog_aux;
+
 struct bpf_stream {
   atomic_t capacity;  // payload bytes charged and not yet given back
   llist_head log;     // writers push here, newest first
@@ -99,6 +101,7 @@ struct bpf_stream {
   // program from it).
   rqspinlock_t res_lock;
   int stream_id = 0;
+  bpf_prog_aux* aux = nullptr;  // the owning program's (the seed's container_of)
   // next (stream/bpf_stream_fd.h): the stream is its own object. refcnt: the
   // program's reference plus one per open stream fd; the last put frees it.
   // readable: bytes published to readers and not yet read (writers add with
@@ -112,6 +115,7 @@ struct bpf_stream {
   irq_work notify_work;
   Atomic<int> notify_used;
   Atomic<int> dead;
+  bool tracked = false;  // simulator: in its leak / use-after-free registry
 };
 
 struct bpf_prog;      // stream/bpf_prog.h
