@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "alloc/stream_elem.h"
@@ -44,6 +45,13 @@ struct State {
     opts.flags = flags;
     fd = bpf_prog_stream_open(&table, prog_fd, BPF_STDOUT, &opts);
     MODEL_ASSERT(fd >= 0, absl::StrCat("setup: bpf_prog_stream_open returned ", fd));
+  }
+  // A failed run never reaches teardown: its open files stay allocated, as
+  // the machine keeps a failed run's blocks (never reused, never freed).
+  ~State() {
+    if (table.fds.empty()) return;
+    static auto* kept = new std::vector<bpf_fd_table>;
+    kept->push_back(std::move(table));
   }
   bpf_stream_file* file() { return bpf_stream_file_get(&table, fd); }
   void write(const char* s) {

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "model/internal/hooks.h"
 #include "model/machine_state.h"
 #include "model/profile.h"
 
@@ -100,9 +101,28 @@ unsigned bpf_stream_poll(bpf_stream_file* file, wait_queue_entry* pt) {
   return events;
 }
 
+namespace {
+
+// The open file is model memory too: in the simulator its leak and use after
+// free are checked like the stream's (a failed run's stay with the machine).
+bpf_stream_file* bpf_stream_file_alloc() {
+  auto* file = new bpf_stream_file;
+#if KMODEL_IS_SIM
+  internal::track_alloc(file, sizeof(*file), "bpf_stream_file");
+#endif
+  return file;
+}
+
+void bpf_stream_file_delete(void* p) { delete static_cast<bpf_stream_file*>(p); }
+
+}  // namespace
+
 void bpf_stream_release(bpf_stream_file* file) {
   bpf_stream_put(file->stream);
-  delete file;
+#if KMODEL_IS_SIM
+  if (internal::track_free(file, sizeof(*file), "bpf_stream_file", &bpf_stream_file_delete)) return;
+#endif
+  bpf_stream_file_delete(file);
 }
 
 int bpf_prog_stream_new_fd(bpf_fd_table* table, int prog_fd, int stream_id, u32 flags) {
@@ -118,7 +138,7 @@ int bpf_prog_stream_new_fd(bpf_fd_table* table, int prog_fd, int stream_id, u32 
     ret = -ENOENT;
   } else {
     refcount_inc(&stream->refcnt);
-    auto* file = new bpf_stream_file;
+    bpf_stream_file* file = bpf_stream_file_alloc();
     file->stream = stream;
     file->f_flags = (flags & BPF_F_STREAM_NONBLOCK) ? BPF_STREAM_O_NONBLOCK : 0;
     ret = bpf_fd_install_stream(table, file);
