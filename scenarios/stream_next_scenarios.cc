@@ -7,6 +7,7 @@
 // drains the allocators: the machine's leak check follows.
 #include "scenarios/stream_next_scenarios.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <string>
@@ -142,6 +143,42 @@ void lost_wakeup_check_before_register(Scenario& s) {
   lost_wakeup(s, -1, StreamFdSeededBug::kCheckBeforeRegister);
 }
 
+void nmi_on_reader_cpu(Scenario& s) {
+  auto st = std::make_shared<State>(0);  // blocking
+  auto nmi_wrote = std::make_shared<bool>(false);
+  st->write("ab");
+  irq_work_run();
+  const int nmi_empty = s.goal("the NMI's write made the stream non-empty (its irq_work is queued "
+                               "on the reader's CPU)");
+  s.on_cpu(0, [st] {
+    while (st->text.find('!') == std::string::npos) {
+      const int n = st->read(8);
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  s.nmi(0, [st, nmi_wrote, nmi_empty] {
+    if (atomic_read(&st->stream->readable) == 0) reached(nmi_empty);
+    st->write("xyz");
+    *nmi_wrote = true;
+  });
+  s.on_cpu(1, [st] {
+    st->write("cd!");
+    irq_work_run();
+  });
+  s.at_end([st, nmi_wrote] {
+    check_readable_equals_unread(st->stream, "at the end");
+    char buf[16];
+    for (int n; (n = bpf_stream_read(st->stream, buf, sizeof(buf))) > 0;)
+      st->text.append(buf, static_cast<std::size_t>(n));
+    std::string sorted = st->text;
+    std::sort(sorted.begin(), sorted.end());
+    std::string want = *nmi_wrote ? "!abcdxyz" : "!abcd";
+    std::sort(want.begin(), want.end());
+    MODEL_ASSERT(sorted == want, absl::StrCat("read \"", st->text, "\"", *nmi_wrote ? " (the NMI wrote)" : ""));
+    st->teardown();
+  });
+}
+
 void eof_when_dead_and_drained(Scenario& s) {
   auto st = std::make_shared<State>(0);
   auto written = std::make_shared<std::string>();
@@ -265,6 +302,15 @@ const ScenarioRegistrar kSeededCheckBeforeRegister({
     .scenario = lost_wakeup_check_before_register,
     // expects: hang "no completion within"
     .expect = {{P::kNext, E::kViolation}},
+});
+
+const ScenarioRegistrar kNmiOnReaderCpu({
+    .name = "stream_next/nmi_on_reader_cpu",
+    .description = "an NMI writes on the blocked reader's own CPU (its notification is queued "
+                   "there) while CPU 1 writes: the reader is woken, nothing is lost",
+    .config = {.cpus = 2, .iterations = 300, .interrupt_probability = 0.2},
+    .scenario = nmi_on_reader_cpu,
+    .expect = {{P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kEof({

@@ -21,6 +21,10 @@ void no_lost_wakeup_nmi(Scenario& s);
 // registers (kCheckBeforeRegister). The checker must find the hang.
 void lost_wakeup_notify_before_publish(Scenario& s);
 void lost_wakeup_check_before_register(Scenario& s);
+// An NMI on the reader's CPU writes (its irq_work is queued on the CPU that
+// sleeps in the read) while CPU 1 writes "cd!"; the reader reads until '!'.
+// Nothing is lost; readable equals the unread bytes at the end.
+void nmi_on_reader_cpu(Scenario& s);
 // CPU 1 writes and then tears the program down (the last fd closed); CPU 0
 // reads (blocking) and polls: every byte is read before EOF, EOF comes only
 // once dead and drained, EPOLLHUP is seen after death; the fd, closed last,

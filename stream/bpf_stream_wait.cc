@@ -103,7 +103,12 @@ void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait) {
 }
 
 void wait_woken(wait_queue_entry* wait) {
-  atomic_cond_read_acquire(&wait->woken, [](int v) { return v != 0; });
+  // A sleeping CPU still takes interrupts: a notification queued on this
+  // CPU (by an NMI that interrupted the reader) runs while it waits.
+  while (atomic_read_acquire(&wait->woken) == 0) {
+    if (in_task() && !irqs_disabled()) irq_work_run();
+    cpu_relax();
+  }
 }
 
 void finish_wait(wait_queue_head* wq, wait_queue_entry* wait) {

@@ -83,7 +83,8 @@ void init_waitqueue_head(wait_queue_head* wq);
 // Registers `wait` (not yet woken) and issues a full barrier, as
 // prepare_to_wait + set_current_state.
 void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait);
-// Sleeps until woken: spins (cpu_relax) on wait->woken with acquire.
+// Sleeps until woken: spins (cpu_relax) on wait->woken with acquire, taking
+// this CPU's irq_work meanwhile (a sleeping CPU still takes interrupts).
 void wait_woken(wait_queue_entry* wait);
 void finish_wait(wait_queue_head* wq, wait_queue_entry* wait);
 void wake_up(wait_queue_head* wq);

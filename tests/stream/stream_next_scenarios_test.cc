@@ -36,5 +36,5 @@ TEST_CASE("stream_next scenarios meet their expectations for the right reason") 
       checked++;
     }
   }
-  CHECK(checked == 7);
+  CHECK(checked == 8);
 }
