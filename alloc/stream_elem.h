@@ -98,7 +98,7 @@ namespace alloc_internal {
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len);
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 
-inline bool uses_kmalloc_nolock() { return current_profile() == Profile::kMainline; }
+inline bool uses_kmalloc_nolock() { return has_mainline_fixes(); }
 
 // Which allocator `elem` came from (see the contract).
 inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {

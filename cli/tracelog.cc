@@ -167,10 +167,14 @@ int tracelog_main(const std::vector<std::string>& args) {
     return kFailed;
   };
   if (args.empty() || args[0] == "help" || args[0] == "--help") {
-    std::fprintf(stderr, "usage: tracelog { stdout | stderr } PROG\n"
+    std::fprintf(stderr, "usage: tracelog [--follow] { stdout | stderr } PROG\n"
                          "  PROG := { id ID | pinned FILE | tag TAG | name NAME }\n");
     return args.empty() ? kFailed : 0;
   }
+  if (args[0] == "--follow")
+    return fail("--follow: the running kernel has no stream fds (they come with the in-review "
+                "series the model's `next` profile checks); follow model programs instead "
+                "(cli/tracelog_follow.h)");
   absl::StatusOr<int> stream_id = parse_stream_name(args[0]);
   if (!stream_id.ok()) return fail(std::string(stream_id.status().message()));
   absl::StatusOr<int> fd = kernel_prog_fd({args.begin() + 1, args.end()});

@@ -16,6 +16,7 @@ const char* profile_name(Profile profile) {
     case Profile::kSeed: return "seed";
     case Profile::kLinux618: return "linux-6.18";
     case Profile::kMainline: return "mainline";
+    case Profile::kNext: return "next";
   }
   return "?";
 }
@@ -24,7 +25,7 @@ absl::StatusOr<Profile> parse_profile(std::string_view name) {
   for (Profile p : kAllProfiles)
     if (name == profile_name(p)) return p;
   return absl::InvalidArgumentError(absl::StrCat(
-      "profile \"", std::string(name), "\": unknown; expected seed, linux-6.18 or mainline"));
+      "profile \"", std::string(name), "\": unknown; expected seed, linux-6.18, mainline or next"));
 }
 
 

@@ -12,6 +12,14 @@
 //               included (checked against 6.18.44).
 //   mainline    page allocator replaced by kmalloc_nolock, -E2BIG for long
 //               output, capacity leaks fixed, rqspinlock Nov 2025 fixes.
+//   next        mainline plus the in-review pollable stream fds
+//               (kernel-patches/bpf "stream-fd v1", docs/next.md): refcounted
+//               streams, a published `readable` count, a wait queue woken
+//               through irq_work, a `dead` flag, bpf_prog_stream_new_fd().
+//
+// The profiles are ordered: every version from mainline on keeps mainline's
+// fixes (profile_has_mainline_fixes), so code that tests "mainline" asks
+// that, and only the stream fd code asks has_stream_fds().
 //
 // The profile is process-global and read by kernel-shaped code at the points
 // where the versions differ. Set it before any CPU runs; changing it while
@@ -29,12 +37,12 @@
 
 KMODEL_NAMESPACE_BEGIN
 
-enum class Profile { kSeed, kLinux618, kMainline };
+enum class Profile { kSeed, kLinux618, kMainline, kNext };
 
 inline constexpr Profile kAllProfiles[] = {Profile::kSeed, Profile::kLinux618,
-                                           Profile::kMainline};
+                                           Profile::kMainline, Profile::kNext};
 
-const char* profile_name(Profile profile);  // "seed", "linux-6.18", "mainline"
+const char* profile_name(Profile profile);  // "seed", "linux-6.18", "mainline", "next"
 
 // Accepts the names above; anything else is an InvalidArgument error that
 // lists the valid names.
@@ -46,6 +54,11 @@ extern std::atomic<Profile> g_profile;
 
 // Read on hot paths (lock, allocation): an inline relaxed load.
 inline Profile current_profile() { return internal::g_profile.load(std::memory_order_relaxed); }
+// mainline and every later version (next): mainline's fixes are in.
+inline constexpr bool profile_has_mainline_fixes(Profile p) { return p >= Profile::kMainline; }
+inline bool has_mainline_fixes() { return profile_has_mainline_fixes(current_profile()); }
+// next: the pollable stream fds (refcounted streams, readable, wait queue).
+inline bool has_stream_fds() { return current_profile() == Profile::kNext; }
 inline void set_profile(Profile profile) {
   internal::g_profile.store(profile, std::memory_order_relaxed);
 }

@@ -51,7 +51,7 @@ struct Shadow {
   llist_head handoff;  // elements allocated on one CPU, freed on another
   s64 pages_base = page_alloc_stats().pages_live;
   u64 failures_base = page_alloc_stats().injected_failures;
-  bool kmalloc = current_profile() == Profile::kMainline;
+  bool kmalloc = has_mainline_fixes();
   unsigned counter = 0;
   bool in_alloc[NR_CPUS] = {};  // task context of that CPU is inside alloc
 

@@ -55,7 +55,7 @@ struct State {
     // An NMI inside its CPU's allocation gets -ENOMEM after the charge:
     // seed and 6.18 keep the charge (read_capacity_invariant_failures shows
     // it as their bug); here it is accounted for.
-    if (account_leaks && ret == -ENOMEM && current_profile() != Profile::kMainline)
+    if (account_leaks && ret == -ENOMEM && !has_mainline_fixes())
       leaked += static_cast<int>(msg.size());
     return ret;
   }

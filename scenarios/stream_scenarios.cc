@@ -196,7 +196,7 @@ void stage_contiguous(Scenario& s) {
     const int cap = bpf_stream_capacity_read(st->err());
     // A may_goto report's lines can fail too (an NMI inside CPU 0's
     // allocation): under 6.18 and the seed their length stays charged.
-    if (current_profile() == Profile::kMainline)
+    if (has_mainline_fixes())
       MODEL_ASSERT(cap == leaked, absl::StrCat("capacity ", cap, " after reading everything"));
     else
       MODEL_ASSERT(cap >= leaked, absl::StrCat("capacity ", cap, " below the known leak ", leaked));

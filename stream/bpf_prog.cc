@@ -9,6 +9,7 @@
 #include "model/bug.h"
 #include "model/cpu.h"
 #include "model/machine_state.h"
+#include "stream/bpf_stream_fd.h"
 #include "model/percpu.h"
 #include "linfo/dump_stack.h"
 #include "model/profile.h"
@@ -166,8 +167,14 @@ int bpf_prog_load_bare(bpf_fd_table* table, const std::string& name, u32 len, in
 }
 
 int bpf_fd_install_file(bpf_fd_table* table, bpf_fd_kind kind) {
-  return install_fd(table, bpf_fd_file{kind, nullptr});
+  return install_fd(table, bpf_fd_file{kind, nullptr, nullptr});
 }
+
+int bpf_fd_install_stream(bpf_fd_table* table, bpf_stream_file* file) {
+  return install_fd(table, bpf_fd_file{bpf_fd_kind::kStream, nullptr, file});
+}
+
+bpf_fd_file* bpf_fd_lookup(bpf_fd_table* table, int fd) { return fd_lookup(table, fd); }
 
 bpf_prog* bpf_prog_get(bpf_fd_table* table, int fd, int* err) {
   bpf_fd_file* file = fd_lookup(table, fd);
@@ -202,6 +209,7 @@ int bpf_prog_close_fd(bpf_fd_table* table, int fd) {
   const bpf_fd_file closed = *file;
   *file = bpf_fd_file{};
   if (closed.kind == bpf_fd_kind::kProg) bpf_prog_put(closed.prog);
+  if (closed.kind == bpf_fd_kind::kStream) bpf_stream_release(closed.stream_file);
   return 0;
 }
 
@@ -315,6 +323,9 @@ bool bpf_frame_push(bpf_prog* prog, u32 insn) {
 void bpf_frame_pop() {
   ContextStack* s = this_stack();
   if (s->depth > 0) s->depth--;
+  // next: a run that returns to task context with irqs on is where the
+  // model takes this CPU's irq_work interrupt (stream/bpf_stream_wait.h).
+  if (s->depth == 0 && has_stream_fds() && in_task() && !irqs_disabled()) irq_work_run();
 }
 
 }  // namespace stream_internal

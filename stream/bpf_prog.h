@@ -73,7 +73,7 @@ struct bpf_prog_aux {
   std::vector<bpf_prog*> func;
   bpf_prog_aux* main_prog_aux = nullptr;  // the main program's aux (itself for it)
   bpf_prog* prog = nullptr;               // back pointer
-  bpf_stream stream[2];                   // used on the main program only
+  bpf_stream* stream[2] = {};             // main program only (bpf_prog_stream_init)
   atomic_t stream_error_cnt;              // seed: kernel error reports so far
   bpf_arena* arena = nullptr;             // the program's arena, if it uses one
   Atomic<int> refcnt;                     // main program: references (fds, loader)
@@ -120,11 +120,18 @@ inline int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, 
 // A process's fd table (the model's struct files_struct). An open fd is a
 // program or some other file: the syscall tells them apart (a map, a
 // non-BPF file: -EINVAL), as the kernel's bpf_prog_get does by f_op.
-enum class bpf_fd_kind { kProg, kMap, kOther };
+// kStream: a `next` stream fd (stream/bpf_stream_fd.h).
+enum class bpf_fd_kind { kProg, kMap, kOther, kStream };
+struct bpf_stream_file;
 struct bpf_fd_file {
   bpf_fd_kind kind = bpf_fd_kind::kProg;
   bpf_prog* prog = nullptr;  // kProg only
-  bool open() const { return kind != bpf_fd_kind::kProg || prog != nullptr; }
+  bpf_stream_file* stream_file = nullptr;  // kStream only (owned)
+  bool open() const {
+    return kind == bpf_fd_kind::kProg    ? prog != nullptr
+           : kind == bpf_fd_kind::kStream ? stream_file != nullptr
+                                          : true;
+  }
 };
 struct bpf_fd_table {
   std::vector<bpf_fd_file> fds;  // index = fd - BPF_FD_BASE; !open() = closed
@@ -133,6 +140,10 @@ inline constexpr int BPF_FD_BASE = 3;
 
 // Opens an fd of a file that is not a program (a map, /dev/null); returns it.
 int bpf_fd_install_file(bpf_fd_table* table, bpf_fd_kind kind);
+// Opens an fd for a stream file (the table owns it; close releases it).
+int bpf_fd_install_stream(bpf_fd_table* table, bpf_stream_file* file);
+// The open fd's file, or nullptr for a negative or closed fd.
+bpf_fd_file* bpf_fd_lookup(bpf_fd_table* table, int fd);
 
 // Loads `main_name` of `obj` with the subprograms `subprog_names` (functions
 // of .text it calls), installs an fd in `table` and returns it, or

@@ -116,7 +116,7 @@ int bpf_stream_stage_dump_stack(bpf_stream_stage* ss, const bpf_ksym* path, int 
 }
 
 int bpf_stream_print_stack(int stream_id, bpf_prog_aux* aux) {
-  if (current_profile() != Profile::kMainline) return -EOPNOTSUPP;
+  if (!has_mainline_fixes()) return -EOPNOTSUPP;
   if (bpf_stream_get(stream_id, aux) == nullptr) return -ENOENT;
   bpf_prog* prog = aux->main_prog_aux->prog;
   static constexpr bpf_ksym kPath[] = {{"bpf_stream_stage_dump_stack", 0x6c, 0x150},

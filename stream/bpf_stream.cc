@@ -9,8 +9,10 @@
 #include <cstdio>
 
 #include "model/bug.h"
+#include "model/internal/hooks.h"
 #include "model/profile.h"
 #include "stream/bpf_prog.h"
+#include "stream/bpf_stream_fd.h"
 #include "stream/bprintf.h"
 
 KMODEL_NAMESPACE_BEGIN
@@ -32,31 +34,81 @@ void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock) {
   smp_store_release(&lock->locked, 0);
 }
 
+namespace {
+
+void bpf_stream_notify(irq_work* work) {
+  bpf_stream* stream = llist_entry(work, bpf_stream, notify_work);
+  wake_up(&stream->waitq);
+}
+
+bpf_stream* bpf_stream_alloc(int id) {
+  bpf_stream* s = new bpf_stream;
+#if KMODEL_IS_SIM
+  // Under next the stream's lifetime is its own (refcounted past the
+  // program): the simulator checks it for leaks and use after free. In the
+  // other profiles it is part of the program, freed with it.
+  s->tracked = has_stream_fds();
+  if (s->tracked) internal::track_alloc(s, sizeof(*s), "bpf_stream");
+#endif
+  s->stream_id = id;
+  raw_res_spin_lock_init(&s->res_lock);
+  atomic_set(&s->capacity, 0);
+  init_llist_head(&s->log);
+  s->backlog_head = nullptr;
+  s->backlog_tail = nullptr;
+  atomic_set(&s->lock.locked, 0);
+  refcount_set(&s->refcnt, 1);
+  atomic_set(&s->readable, 0);
+  init_waitqueue_head(&s->waitq);
+  init_irq_work(&s->notify_work, bpf_stream_notify);
+  atomic_set(&s->notify_used, 0);
+  atomic_set(&s->dead, 0);
+  return s;
+}
+
+void bpf_stream_delete(void* p) { delete static_cast<bpf_stream*>(p); }
+
+}  // namespace
+
 void bpf_prog_stream_init(bpf_prog* prog) {
   int id = BPF_STDOUT;
-  for (bpf_stream& s : prog->aux->stream) {
-    s.stream_id = id++;
-    raw_res_spin_lock_init(&s.res_lock);
-    atomic_set(&s.capacity, 0);
-    init_llist_head(&s.log);
-    s.backlog_head = nullptr;
-    s.backlog_tail = nullptr;
-    atomic_set(&s.lock.locked, 0);
+  for (bpf_stream*& s : prog->aux->stream) {
+    s = bpf_stream_alloc(id++);
+    s->aux = prog->aux;
   }
 }
 
+void bpf_stream_put(bpf_stream* s) {
+  if (!refcount_dec_and_test(&s->refcnt)) return;
+  // A notification still queued on some CPU must not run on freed memory.
+  if (atomic_read(&s->notify_used)) irq_work_sync(&s->notify_work);
+  bpf_stream_free_list(llist_del_all(&s->log));
+  bpf_stream_free_list(s->backlog_head);
+  s->backlog_head = nullptr;
+  s->backlog_tail = nullptr;
+#if KMODEL_IS_SIM
+  if (s->tracked && internal::track_free(s, sizeof(*s), "bpf_stream", &bpf_stream_delete)) return;
+#endif
+  bpf_stream_delete(s);
+}
+
 void bpf_prog_stream_free(bpf_prog* prog) {
-  for (bpf_stream& s : prog->aux->stream) {
-    bpf_stream_free_list(llist_del_all(&s.log));
-    bpf_stream_free_list(s.backlog_head);
-    s.backlog_head = nullptr;
-    s.backlog_tail = nullptr;
+  for (bpf_stream*& s : prog->aux->stream) {
+    if (s == nullptr) continue;
+    if (has_stream_fds()) {
+      // After the program's last write: readers that find the stream drained
+      // from now on see EOF; sleepers and pollers get EPOLLHUP.
+      smp_store_release(&s->dead, 1);
+      wake_up(&s->waitq);
+    }
+    bpf_stream_put(s);
+    s = nullptr;
   }
 }
 
 bpf_stream* bpf_stream_get(int stream_id, bpf_prog_aux* aux) {
   if (stream_id != BPF_STDOUT && stream_id != BPF_STDERR) return nullptr;
-  return &aux->main_prog_aux->stream[stream_id - 1];
+  return aux->main_prog_aux->stream[stream_id - 1];
 }
 
 int bpf_stream_consume_capacity(bpf_stream* stream, int len) {
@@ -91,13 +143,14 @@ void bpf_stream_release_capacity(bpf_stream* stream, bpf_stream_elem* elem) {
 
 int bpf_stream_push_str(bpf_stream* stream, const char* str, int len) {
   // Mainline: empty output pushes nothing (docs/profiles.md: source caveat).
-  if (len == 0 && current_profile() == Profile::kMainline) return 0;
+  if (len == 0 && has_mainline_fixes()) return 0;
   int ret = bpf_stream_consume_capacity(stream, len);
   if (ret) return ret;
   ret = push_to_log(&stream->log, str, len);
+  if (!ret) bpf_stream_publish(stream, len);
   // 6.17/6.18 (and the seed) keep the charge of an element that was never
   // queued: no reader can ever give it back. Mainline returns it.
-  if (ret && current_profile() == Profile::kMainline) release_len(stream, len);
+  if (ret && has_mainline_fixes()) release_len(stream, len);
   return ret;
 }
 
@@ -118,6 +171,7 @@ int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len
       ret = bpf_stream_push_str(stream, data.buf, ret);
       break;
     case Profile::kMainline:
+    case Profile::kNext:
       // Truncated output (len >= MAX_BPRINTF_BUF: the buffer kept 1023
       // characters) is refused before the charge (docs/profiles.md).
       ret = ret >= MAX_BPRINTF_BUF ? -E2BIG : bpf_stream_push_str(stream, data.buf, ret);
@@ -176,10 +230,14 @@ unsigned long copy_to_user(bpf_user_buf* to, u64 offset, const void* from, unsig
 }
 
 int bpf_stream_read(bpf_stream* stream, bpf_user_buf* buf, int len) {
-  const bool keep_partial = current_profile() == Profile::kMainline;
-  int rem_len = len;
+  const bool keep_partial = has_mainline_fixes();
   int ret = 0;
   bpf_stream_reader_lock_acquire(&stream->lock);
+  // next: only published bytes are read (an element on the log whose
+  // writer has not yet published it waits for the next read).
+  const bool fds = has_stream_fds();
+  if (fds && len > 0) len = std::min(len, atomic_read_acquire(&stream->readable));
+  int rem_len = len;
   while (rem_len) {
     const int pos = len - rem_len;
     llist_node* node = bpf_stream_backlog_peek(stream);
@@ -214,6 +272,7 @@ int bpf_stream_read(bpf_stream* stream, bpf_user_buf* buf, int len) {
     bpf_stream_release_capacity(stream, elem);
     bpf_stream_free_elem(elem);
   }
+  if (fds && len > rem_len) atomic_sub(len - rem_len, &stream->readable);
   bpf_stream_reader_lock_release(&stream->lock);
   return ret != 0 ? ret : len - rem_len;
 }
@@ -226,7 +285,7 @@ int bpf_stream_read(bpf_stream* stream, char* buf, int len) {
 int bpf_prog_stream_read(bpf_prog* prog, int stream_id, bpf_user_buf* buf, u32 len) {
   bpf_stream* stream = bpf_stream_get(stream_id, prog->aux);
   if (stream == nullptr) return -ENOENT;
-  if (current_profile() == Profile::kMainline && len > static_cast<u32>(INT_MAX)) return -EINVAL;
+  if (has_mainline_fixes() && len > static_cast<u32>(INT_MAX)) return -EINVAL;
   return bpf_stream_read(stream, buf, static_cast<int>(len));
 }
 
@@ -265,6 +324,7 @@ int stage_push_line(bpf_stream_stage* ss, bpf_bprintf_buffers* buf, int n) {
       ret = push_to_log(&ss->log, buf->buf, n);
       break;
     case Profile::kMainline:
+    case Profile::kNext:
     default: {
       // vscnprintf: what was written, at most 1023 characters.
       const int len = std::min(n, MAX_BPRINTF_BUF - 1);
@@ -325,6 +385,7 @@ int bpf_stream_stage_commit(bpf_stream_stage* ss, bpf_prog* prog, int stream_id)
     return -EFAULT;
   }
   llist_add_batch(head, tail, &stream->log);
+  bpf_stream_publish(stream, ss->len);
   return 0;
 }
 

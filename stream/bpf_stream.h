@@ -57,8 +57,10 @@
 
 #include <cstddef>
 
+#include "alloc/refcount.h"
 #include "alloc/stream_elem.h"
 #include "model/atomic.h"
+#include "stream/bpf_stream_wait.h"
 #include "model/types.h"
 #include "sync/llist.h"
 #include "sync/rqspinlock.h"
@@ -83,6 +85,8 @@ struct bpf_stream_reader_lock {
 void bpf_stream_reader_lock_acquire(bpf_stream_reader_lock* lock);
 void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock);
 
+struct bpf_prog_aux;
+
 struct bpf_stream {
   atomic_t capacity;  // payload bytes charged and not yet given back
   llist_head log;     // writers push here, newest first
@@ -97,21 +101,42 @@ struct bpf_stream {
   // program from it).
   rqspinlock_t res_lock;
   int stream_id = 0;
+  bpf_prog_aux* aux = nullptr;  // the owning program's (the seed's container_of)
+  // next (stream/bpf_stream_fd.h): the stream is its own object. refcnt: the
+  // program's reference plus one per open stream fd; the last put frees it.
+  // readable: bytes published to readers and not yet read (writers add with
+  // release after their element is on the log; the reader subtracts what it
+  // copied). Writers that make it non-empty queue notify_work, which wakes
+  // waitq. dead: set with a release store at teardown, after the last write.
+  // In the other profiles only refcnt is used (always 1 -> 0 at teardown).
+  refcount_t refcnt;
+  atomic_t readable;
+  wait_queue_head waitq;
+  irq_work notify_work;
+  Atomic<int> notify_used;
+  Atomic<int> dead;
+  bool tracked = false;  // simulator: in its leak / use-after-free registry
 };
 
 struct bpf_prog;      // stream/bpf_prog.h
 struct bpf_prog_aux;
 
-// Sets up / tears down the main program's two streams. The teardown frees
-// every element still queued (log and backlog). Call when no CPU writes or
-// reads the program's streams. The charge is not given back (the streams
-// die with the program), as in the kernel.
+// Sets up / tears down the main program's two streams (allocated objects,
+// aux->stream[i]). The teardown drops the program's reference; the last
+// reference frees every element still queued (log and backlog) and the
+// stream. Under `next` the teardown first marks the stream dead (release)
+// and wakes its readers; an open stream fd keeps the stream until its last
+// close. Call when no CPU writes the program's streams. The charge is not
+// given back (the streams die with the program), as in the kernel.
 void bpf_prog_stream_init(bpf_prog* prog);
 void bpf_prog_stream_free(bpf_prog* prog);
 
 // nullptr for any id but BPF_STDOUT / BPF_STDERR. The streams are the main
 // program's (aux->main_prog_aux): subprograms share them.
 bpf_stream* bpf_stream_get(int stream_id, bpf_prog_aux* aux);
+
+// Drops a reference (the last one frees the stream, see above).
+void bpf_stream_put(bpf_stream* stream);
 
 int bpf_stream_consume_capacity(bpf_stream* stream, int len);
 void bpf_stream_release_capacity(bpf_stream* stream, bpf_stream_elem* elem);

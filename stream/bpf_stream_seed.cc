@@ -90,11 +90,9 @@ bpf_stream* bpf_prog_stream_get(int stream_id, u32 prog_id) {
 }
 
 void bpf_prog_stream_put(bpf_stream* stream) {
-  // container_of(stream, struct bpf_prog_aux, stream[stream_id - 1])
-  bpf_stream* first = stream - (stream->stream_id - 1);
-  auto* aux = reinterpret_cast<bpf_prog_aux*>(reinterpret_cast<char*>(first) -
-                                              offsetof(bpf_prog_aux, stream));
-  bpf_prog_put(aux->prog);
+  // The seed's container_of(stream, struct bpf_prog_aux, stream[stream_id - 1]):
+  // the model's streams are objects of their own that record their program.
+  bpf_prog_put(stream->aux->prog);
 }
 
 bpf_stream_elem* bpf_stream_next_elem(bpf_stream* stream) {

@@ -136,7 +136,7 @@ const rqspinlock_cadence& rqspinlock_get_cadence();
 void rqspinlock_set_cadence(const rqspinlock_cadence& cadence);
 
 // True when the profile has the Nov 2025 fixes.
-inline bool rqspinlock_nov2025_fixes() { return current_profile() == Profile::kMainline; }
+inline bool rqspinlock_nov2025_fixes() { return has_mainline_fixes(); }
 
 // The profile choices of the queue path (see the top of this file and
 // docs/profiles.md): whether an NMI may queue on its node at all (only the
@@ -144,7 +144,7 @@ inline bool rqspinlock_nov2025_fixes() { return current_profile() == Profile::kM
 // whether a head that finds a deadlock keeps the queue (mainline); what a
 // queued waiter told to leave returns.
 inline bool rqspinlock_nmi_queues() { return current_profile() == Profile::kSeed; }
-inline bool rqspinlock_keeps_queue_on_deadlock() { return current_profile() == Profile::kMainline; }
+inline bool rqspinlock_keeps_queue_on_deadlock() { return has_mainline_fixes(); }
 int rqspinlock_told_to_leave_errno();
 
 // ---- Held-locks table ------------------------------------------------------

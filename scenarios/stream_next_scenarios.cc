@@ -1,0 +1,335 @@
+// scenarios/stream_next_scenarios.cc: see stream_next_scenarios.h.
+//
+// Each scenario loads its program and opens a stream fd in setup; writers
+// are model code on a CPU (bpf_stream_push_str, as the kfunc's tail) and run
+// the CPU's irq_work afterwards, the "later step of the same CPU" where the
+// kernel takes the irq_work interrupt. The end check closes every fd and
+// drains the allocators: the machine's leak check follows.
+#include "scenarios/stream_next_scenarios.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "alloc/stream_elem.h"
+#include "model/bug.h"
+#include "model/cpu.h"
+#include "model/page_alloc.h"
+#include "model/profile.h"
+#include "scenarios/catalogue.h"
+#include "stream/bpf_prog.h"
+#include "stream/bpf_stream.h"
+#include "stream/bpf_stream_fd.h"
+
+KMODEL_NAMESPACE_BEGIN
+namespace stream_next_scenarios {
+
+namespace {
+
+struct State {
+  bpf_fd_table table;
+  int prog_fd = -1;
+  int fd = -1;  // the stream fd (BPF_STDOUT)
+  bpf_stream* stream = nullptr;
+  std::string text;  // everything the reader got, in order
+
+  explicit State(u32 flags) {
+    set_page_fault_policy(PageFaultPolicy::never());
+    prog_fd = bpf_prog_load_bare(&table, "next", 8);
+    bpf_prog* prog = bpf_prog_get(&table, prog_fd);
+    stream = bpf_stream_get(BPF_STDOUT, prog);
+    bpf_prog_put(prog);
+    bpf_prog_stream_open_opts opts;
+    opts.flags = flags;
+    fd = bpf_prog_stream_open(&table, prog_fd, BPF_STDOUT, &opts);
+    MODEL_ASSERT(fd >= 0, absl::StrCat("setup: bpf_prog_stream_open returned ", fd));
+  }
+  // A failed run never reaches teardown: its open files stay allocated, as
+  // the machine keeps a failed run's blocks (never reused, never freed).
+  ~State() {
+    if (table.fds.empty()) return;
+    static auto* kept = new std::vector<bpf_fd_table>;
+    kept->push_back(std::move(table));
+  }
+  bpf_stream_file* file() { return bpf_stream_file_get(&table, fd); }
+  void write(const char* s) {
+    const int len = static_cast<int>(std::char_traits<char>::length(s));
+    const int ret = bpf_stream_push_str(stream, s, len);
+    MODEL_ASSERT(ret == 0, absl::StrCat("write \"", s, "\" failed: ", ret));
+  }
+  void check_readable_sane(const char* when) {
+    const int r = atomic_read(&stream->readable);
+    MODEL_ASSERT(r >= 0, absl::StrCat("readable went negative (", r, ") ", when));
+  }
+  // A read of the file; appends what it got.
+  int read(int len) {
+    char buf[16];
+    const int n = bpf_stream_file_read(file(), buf, len);
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+    check_readable_sane("after a read");
+    return n;
+  }
+  void teardown() {
+    bpf_fd_table_release(&table);
+    bpf_stream_alloc_drain_all();
+  }
+};
+
+// Bytes queued and not yet read (end checks only: no CPU runs).
+int unread_bytes(bpf_stream* stream) {
+  int bytes = 0;
+  for (llist_node* n = stream->backlog_head; n != nullptr; n = llist_next(n)) {
+    bpf_stream_elem* e = llist_entry(n, bpf_stream_elem, node);
+    bytes += e->total_len - e->consumed_len;
+    if (n == stream->backlog_tail) break;
+  }
+  for (llist_node* n = READ_ONCE(stream->log.first); n != nullptr; n = llist_next(n))
+    bytes += llist_entry(n, bpf_stream_elem, node)->total_len;
+  return bytes;
+}
+
+void check_readable_equals_unread(bpf_stream* stream, const char* when) {
+  const int r = atomic_read(&stream->readable), q = unread_bytes(stream);
+  MODEL_ASSERT(r == q, absl::StrCat("readable ", r, " != ", q, " bytes queued and not yet read ",
+                                    when));
+}
+
+void lost_wakeup(Scenario& s, int ctx, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);  // blocking
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  st->write("ab");
+  irq_work_run();  // setup runs as CPU 0: its notification is delivered now
+  const int slept = s.goal("the reader found the stream empty and slept, then was woken");
+  s.on_cpu(0, [st, slept] {
+    while (st->text.size() < 5) {
+      const bool empty = atomic_read(&st->stream->readable) == 0;
+      const int n = st->read(8);
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+      if (empty && st->text.size() == 5) reached(slept);
+    }
+  });
+  s.on_cpu(1, [st, ctx] {
+    if (ctx < 0) {
+      st->write("xyz");
+    } else {
+      InterruptContext in(static_cast<IrqKind>(ctx));
+      st->write("xyz");
+    }
+    irq_work_run();  // the CPU's irq_work interrupt, after the writer's context
+  });
+  s.at_end([st] {
+    MODEL_ASSERT(st->text == "abxyz", absl::StrCat("reader got \"", st->text, "\""));
+    check_readable_equals_unread(st->stream, "at the end");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void no_lost_wakeup_task(Scenario& s) { lost_wakeup(s, -1, StreamFdSeededBug::kNone); }
+void no_lost_wakeup_hardirq(Scenario& s) {
+  lost_wakeup(s, static_cast<int>(IrqKind::kHardirq), StreamFdSeededBug::kNone);
+}
+void no_lost_wakeup_nmi(Scenario& s) {
+  lost_wakeup(s, static_cast<int>(IrqKind::kNmi), StreamFdSeededBug::kNone);
+}
+void lost_wakeup_notify_before_publish(Scenario& s) {
+  lost_wakeup(s, -1, StreamFdSeededBug::kNotifyCheckedBeforePublish);
+}
+void lost_wakeup_check_before_register(Scenario& s) {
+  lost_wakeup(s, -1, StreamFdSeededBug::kCheckBeforeRegister);
+}
+
+void nmi_on_reader_cpu(Scenario& s) {
+  auto st = std::make_shared<State>(0);  // blocking
+  auto nmi_wrote = std::make_shared<bool>(false);
+  st->write("ab");
+  irq_work_run();
+  const int nmi_empty = s.goal("the NMI's write made the stream non-empty (its irq_work is queued "
+                               "on the reader's CPU)");
+  s.on_cpu(0, [st] {
+    while (st->text.find('!') == std::string::npos) {
+      const int n = st->read(8);
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  s.nmi(0, [st, nmi_wrote, nmi_empty] {
+    if (atomic_read(&st->stream->readable) == 0) reached(nmi_empty);
+    st->write("xyz");
+    *nmi_wrote = true;
+  });
+  s.on_cpu(1, [st] {
+    st->write("cd!");
+    irq_work_run();
+  });
+  s.at_end([st, nmi_wrote] {
+    check_readable_equals_unread(st->stream, "at the end");
+    char buf[16];
+    for (int n; (n = bpf_stream_read(st->stream, buf, sizeof(buf))) > 0;)
+      st->text.append(buf, static_cast<std::size_t>(n));
+    std::string sorted = st->text;
+    std::sort(sorted.begin(), sorted.end());
+    std::string want = *nmi_wrote ? "!abcdxyz" : "!abcd";
+    std::sort(want.begin(), want.end());
+    MODEL_ASSERT(sorted == want, absl::StrCat("read \"", st->text, "\"", *nmi_wrote ? " (the NMI wrote)" : ""));
+    st->teardown();
+  });
+}
+
+void eof_when_dead_and_drained(Scenario& s) {
+  auto st = std::make_shared<State>(0);
+  auto written = std::make_shared<std::string>();
+  const int hup = s.goal("EPOLLHUP seen with the last data still readable");
+  s.on_cpu(1, [st, written] {
+    st->write("12");
+    st->write("345");
+    *written = "12345";
+    // The program dies: its last fd closes; the stream fd keeps the stream.
+    MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->prog_fd) == 0, "closing the prog fd");
+    irq_work_run();
+  });
+  s.on_cpu(0, [st, hup] {
+    for (;;) {
+      const unsigned ev = bpf_stream_poll(st->file(), nullptr);
+      if ((ev & EPOLLHUP) && (ev & EPOLLIN)) reached(hup);
+      const int n = st->read(2);
+      if (n == 0) break;
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read returned ", n));
+    }
+    // EOF: the stream must be dead and drained.
+    MODEL_ASSERT(smp_load_acquire(&st->stream->dead) == 1, "EOF from a stream that is not dead");
+    MODEL_ASSERT(atomic_read(&st->stream->readable) == 0, "EOF with bytes still readable");
+    MODEL_ASSERT(bpf_stream_poll(st->file(), nullptr) == EPOLLHUP,
+                 "a dead, drained stream polls EPOLLHUP only");
+    // Closing the last fd frees the stream (use after this is a UAF).
+    MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->fd) == 0, "closing the stream fd");
+  });
+  s.at_end([st, written] {
+    MODEL_ASSERT(st->text == *written,
+                 absl::StrCat("EOF before the data: read \"", st->text, "\" of \"", *written, "\""));
+    st->teardown();
+  });
+}
+
+void nonblock_eagain(Scenario& s) {
+  auto st = std::make_shared<State>(BPF_F_STREAM_NONBLOCK);
+  const int eagain = s.goal("a non-blocking read found nothing readable (-EAGAIN)");
+  const int got = s.goal("a non-blocking read got data");
+  for (int cpu : {1, 2}) {
+    s.on_cpu(cpu, [st, cpu] {
+      st->write(cpu == 1 ? "a1" : "b22");
+      st->check_readable_sane("after a write");
+      st->write(cpu == 1 ? "a3" : "b4");
+      irq_work_run();
+    });
+  }
+  s.on_cpu(0, [st, eagain, got] {
+    for (int i = 0; i < 4; i++) {
+      // Only this reader takes bytes away: readable seen > 0 here stays > 0.
+      const int before = atomic_read_acquire(&st->stream->readable);
+      const int n = st->read(3);
+      if (n == -EAGAIN) {
+        MODEL_ASSERT(before == 0, absl::StrCat("-EAGAIN with ", before, " bytes readable"));
+        reached(eagain);
+      } else {
+        MODEL_ASSERT(n > 0, absl::StrCat("non-blocking read of a live stream returned ", n));
+        reached(got);
+      }
+    }
+  });
+  s.at_end([st] {
+    check_readable_equals_unread(st->stream, "at the end");
+    char buf[16];
+    while (bpf_stream_file_read(st->file(), buf, sizeof(buf)) > 0) {
+    }
+    MODEL_ASSERT(atomic_read(&st->stream->readable) == 0, "readable after the full read");
+    st->teardown();
+  });
+}
+
+namespace {
+
+using P = Profile;
+using E = Expect;
+
+const ScenarioRegistrar kNoLostWakeupTask({
+    .name = "stream_next/no_lost_wakeup_task",
+    .description = "a blocking reader drains and sleeps; a task-context writer makes the stream "
+                   "non-empty: the reader is always woken",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = no_lost_wakeup_task,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kNoLostWakeupHardirq({
+    .name = "stream_next/no_lost_wakeup_hardirq",
+    .description = "as no_lost_wakeup_task with the writer in hardirq context",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = no_lost_wakeup_hardirq,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kNoLostWakeupNmi({
+    .name = "stream_next/no_lost_wakeup_nmi",
+    .description = "as no_lost_wakeup_task with the writer in NMI context (the wake-up runs "
+                   "from irq_work after the NMI)",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = no_lost_wakeup_nmi,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededNotifyBeforePublish({
+    .name = "stream_next/seeded_notify_before_publish",
+    .description = "seeded bug: the writer decides to notify from readable read before its "
+                   "add; a reader that drains in between sleeps forever",
+    // PCT: the writer is preempted between its read and its add while the
+    // reader drains and goes to sleep (a long run of the other CPU).
+    .config = {.cpus = 2, .iterations = 2000, .max_steps = 3000,
+               .strategy = StrategyKind::kPct},
+    .scenario = lost_wakeup_notify_before_publish,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kSeededCheckBeforeRegister({
+    .name = "stream_next/seeded_check_before_register",
+    .description = "seeded bug: the reader checks for data before it registers on the wait "
+                   "queue; the writer's notification in between is lost",
+    .config = {.cpus = 2, .iterations = 2000, .max_steps = 3000},
+    .scenario = lost_wakeup_check_before_register,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kNmiOnReaderCpu({
+    .name = "stream_next/nmi_on_reader_cpu",
+    .description = "an NMI writes on the blocked reader's own CPU (its notification is queued "
+                   "there) while CPU 1 writes: the reader is woken, nothing is lost",
+    .config = {.cpus = 2, .iterations = 300, .interrupt_probability = 0.2},
+    .scenario = nmi_on_reader_cpu,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kEof({
+    .name = "stream_next/eof_when_dead_and_drained",
+    .description = "a writer writes then its program dies while a reader blocks and polls: "
+                   "all data before EOF, EOF only dead and drained, the fd frees the stream",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = eof_when_dead_and_drained,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kNonblock({
+    .name = "stream_next/nonblock_eagain",
+    .description = "non-blocking reads against two writers: -EAGAIN only with nothing readable, "
+                   "readable never negative and equal to the bytes unread",
+    .config = {.cpus = 3, .iterations = 300},
+    .scenario = nonblock_eagain,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+}  // namespace
+
+}  // namespace stream_next_scenarios
+KMODEL_NAMESPACE_END

@@ -1,0 +1,96 @@
+// stream/bpf_stream_wait.h: the two notification pieces the `next` profile's
+// stream fds need: irq_work (a callback deferred from any context, NMI
+// included, to a later point of the same CPU) and a wait queue (sleepers a
+// waker finds under a lock).
+//
+// Mirrors: include/linux/irq_work.h and kernel/irq_work.c (irq_work_queue,
+// irq_work_run, irq_work_sync), include/linux/wait.h and kernel/sched/wait.c
+// (wait_queue_head, prepare_to_wait, finish_wait, wake_up), Linux 6.18, the
+// subset kernel/bpf/stream.c of the in-review "stream-fd" series uses.
+//
+// Contract
+//   irq_work_queue(work) from any context: claims the work (false when it is
+//   already pending: the queued run will see the caller's data, because the
+//   claim is a full-barrier cmpxchg after the caller's writes) and puts it on
+//   this CPU's list. The callback runs later, on this CPU, at irq_work_run():
+//     - the simulator and the native model call it where the kernel would take
+//       the irq_work interrupt: when a program run returns to task context
+//       with irqs on (stream/bpf_prog.h, bpf_prog_run), and wherever a
+//       scenario or test marks "a later step of this CPU"; never inside the
+//       queueing call, so a writer in NMI never runs the wake-up itself.
+//   irq_work_sync(work) waits (spinning with cpu_relax) until a queued or
+//   running callback has finished; spinning in task context with irqs on it
+//   takes this CPU's irq_work interrupt (runs irq_work_run). A work queued on
+//   another CPU needs that CPU to reach irq_work_run() again, as the kernel's
+//   always does.
+//
+//   Wait queue: wait_queue_head_init; a sleeper does
+//       prepare_to_wait(wq, &wait)   // registered, then a full barrier
+//       if (!condition) wait_woken(&wait);   // spins until a wake_up
+//       finish_wait(wq, &wait);
+//   wake_up(wq) marks every registered sleeper woken (release) under the
+//   queue's lock (irqs off). A sleeper that registers before it checks the
+//   condition cannot miss a wake-up that follows the condition's change.
+//
+// Concurrency: the queue's lock is a test-and-set lock on the platform's
+// atomics (every step a scheduling point in the simulator), taken with irqs
+// off, as spin_lock_irqsave. Entries live on the sleeper's stack.
+#ifndef KMODEL_STREAM_BPF_STREAM_WAIT_H_
+#define KMODEL_STREAM_BPF_STREAM_WAIT_H_
+
+#include "model/atomic.h"
+#include "model/types.h"
+#include "sync/llist.h"
+
+KMODEL_NAMESPACE_BEGIN
+
+// ---- irq_work --------------------------------------------------------------------
+
+struct irq_work;
+using irq_work_func_t = void (*)(irq_work* work);
+
+// flags: 0 idle, IRQ_WORK_PENDING queued, IRQ_WORK_BUSY running.
+inline constexpr int IRQ_WORK_PENDING = 1;
+inline constexpr int IRQ_WORK_BUSY = 2;
+
+struct irq_work {
+  Atomic<int> flags;
+  llist_node node;
+  irq_work_func_t func = nullptr;
+};
+
+void init_irq_work(irq_work* work, irq_work_func_t func);
+bool irq_work_queue(irq_work* work);
+// Runs every work queued on this CPU (task context or a hardirq's exit).
+void irq_work_run();
+void irq_work_sync(irq_work* work);
+
+// ---- wait queues -----------------------------------------------------------------
+
+struct wait_queue_entry {
+  Atomic<int> woken;                  // set by wake_up (release)
+  wait_queue_entry* next = nullptr;   // under the head's lock
+  wait_queue_entry* prev = nullptr;
+  bool queued = false;
+};
+
+struct wait_queue_head {
+  Atomic<int> lock;                   // 0 free, 1 held (irqs off while held)
+  wait_queue_entry* first = nullptr;  // under lock
+};
+
+void init_waitqueue_head(wait_queue_head* wq);
+// Registers `wait` (not yet woken) and issues a full barrier, as
+// prepare_to_wait + set_current_state.
+void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait);
+// Sleeps until woken: spins (cpu_relax) on wait->woken with acquire, taking
+// this CPU's irq_work meanwhile (a sleeping CPU still takes interrupts).
+void wait_woken(wait_queue_entry* wait);
+void finish_wait(wait_queue_head* wq, wait_queue_entry* wait);
+void wake_up(wait_queue_head* wq);
+// Whether anyone is registered (a snapshot under the lock; for checks).
+bool waitqueue_active(wait_queue_head* wq);
+
+KMODEL_NAMESPACE_END
+
+#endif  // KMODEL_STREAM_BPF_STREAM_WAIT_H_
