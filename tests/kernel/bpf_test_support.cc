@@ -123,4 +123,31 @@ long prog_stream_read(int prog_fd, unsigned stream_id, void* buf, unsigned len) 
   return n < 0 ? -errno : n;
 }
 
+void load_stream_object(StreamObject* o, const char* env, const std::string& stem) {
+  if (o->skip = kernel_unavailable(); !o->skip.empty()) return;
+  const char* kfunc = o->kfunc = stream_vprintk_kfunc(&o->error);
+  if (!o->error.empty()) return;
+  if (kfunc == nullptr) {
+    o->skip = "the kernel has no bpf_stream_vprintk kfunc (no BPF streams)";
+    return;
+  }
+  const std::string path = data_path(env, (stem + "_" + kfunc + ".bpf.o").c_str());
+  clear_libbpf_log();
+  o->obj = bpf_object__open_file(path.c_str(), nullptr);
+  if (o->obj == nullptr) {
+    o->error = "open " + path + ": " + errno_text(errno) + "\n" + libbpf_log();
+    return;
+  }
+  if (const int err = bpf_object__load(o->obj); err != 0) {
+    const std::string what = "load " + path + ": " + errno_text(err) + "\n" + libbpf_log();
+    o->skip = load_skip_reason(err, what, kfunc);
+    if (o->skip.empty()) o->error = what;
+  }
+}
+
+int StreamObject::prog_fd(const char* name) const {
+  bpf_program* prog = obj == nullptr ? nullptr : bpf_object__find_program_by_name(obj, name);
+  return prog == nullptr ? -1 : bpf_program__fd(prog);
+}
+
 }  // namespace kernel_test

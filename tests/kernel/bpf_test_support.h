@@ -43,6 +43,25 @@ std::string load_skip_reason(int err, const std::string& what, const char* kfunc
 // builds), or nullptr when it has neither; *error on a BTF parse failure.
 const char* stream_vprintk_kfunc(std::string* error);
 
+// A BPF object compiled once per name of the stream kfunc (the BUILD file's
+// "<stem>_<kfunc>.bpf.o"), opened and loaded for this kernel: either `obj`
+// is loaded, or `skip` says which feature or privilege is missing, or
+// `error` says what else went wrong (a failure, never a skip).
+struct StreamObject {
+  bpf_object* obj = nullptr;
+  const char* kfunc = nullptr;  // the stream kfunc's name on this kernel
+  std::string skip;
+  std::string error;
+  StreamObject() = default;
+  StreamObject(const StreamObject&) = delete;
+  StreamObject& operator=(const StreamObject&) = delete;
+  ~StreamObject() { bpf_object__close(obj); }
+  // The fd of the program `name` (-1 when the object has none).
+  int prog_fd(const char* name) const;
+};
+// Loads "<stem>_<kfunc>.bpf.o" from the runfiles (or $<env>).
+void load_stream_object(StreamObject* o, const char* env, const std::string& stem);
+
 // BPF_PROG_TEST_RUN of prog fd once; returns its retval, or sets *error.
 int test_run(int fd, const char* name, std::string* error);
 

@@ -69,27 +69,13 @@ std::vector<int> model_writes(kmodel::Profile profile) {
 TEST_CASE("6.18 keeps the charge of failed stream writes: the kernel and the model agree") {
   using kernel_test::skip;
   if (const std::string why = kernel_test::kernel_unavailable(); !why.empty()) return skip(why);
+  kernel_test::StreamObject loaded;
+  kernel_test::load_stream_object(&loaded, "STREAM_CAPACITY_BPF_OBJ", "stream_capacity");
+  if (!loaded.skip.empty()) return skip(loaded.skip);
+  if (!loaded.error.empty()) FAIL(loaded.error);
+  bpf_object* obj = loaded.obj;
   std::string error;
-  const char* kfunc = kernel_test::stream_vprintk_kfunc(&error);
-  REQUIRE(error == "");
-  if (kfunc == nullptr) return skip("the kernel has no bpf_stream_vprintk kfunc (no BPF streams)");
-  const std::string path = kernel_test::data_path(
-      "STREAM_CAPACITY_BPF_OBJ", (std::string("stream_capacity_") + kfunc + ".bpf.o").c_str());
-  kernel_test::clear_libbpf_log();
-  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
-  REQUIRE(obj != nullptr);
-  struct Closer {
-    bpf_object* o;
-    ~Closer() { bpf_object__close(o); }
-  } closer{obj};
-  if (const int err = bpf_object__load(obj); err != 0) {
-    const std::string what = "load " + path + ": " + kernel_test::errno_text(err) + "\n" +
-                             kernel_test::libbpf_log();
-    const std::string why = kernel_test::load_skip_reason(err, what, kfunc);
-    if (!why.empty()) return skip(why);
-    FAIL(what);
-  }
-  const int fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "write_many"));
+  const int fd = loaded.prog_fd("write_many");
   REQUIRE(fd >= 0);
   REQUIRE(kernel_test::test_run(fd, "write_many", &error) == 0);
   REQUIRE(error == "");
@@ -97,7 +83,7 @@ TEST_CASE("6.18 keeps the charge of failed stream writes: the kernel and the mod
   const int key = 0;
   REQUIRE(bpf_map__lookup_elem(bpf_object__find_map_by_name(obj, ".bss"), &key, sizeof(key),
                                kernel.data(), kernel.size() * sizeof(int), 0) == 0);
-  std::printf("kernel (%s):          %s\n", kfunc, codes(kernel).c_str());
+  std::printf("kernel (%s):          %s\n", loaded.kfunc, codes(kernel).c_str());
   if (kernel[0] == 0)
     return skip("this kernel's stream writes succeed: the leak cannot be told from a full stream");
   REQUIRE(kernel[0] == -ENOMEM);

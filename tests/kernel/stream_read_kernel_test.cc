@@ -97,27 +97,12 @@ constexpr Row kRows[] = {
 
 TEST_CASE("BPF_PROG_STREAM_READ_BY_FD: the kernel's answers to malformed reads") {
   if (const std::string why = kernel_test::kernel_unavailable(); !why.empty()) return skip(why);
+  kernel_test::StreamObject loaded;
+  kernel_test::load_stream_object(&loaded, "STREAM_PROBE_BPF_OBJ", "stream_probe");
+  if (!loaded.skip.empty()) return skip(loaded.skip);
+  if (!loaded.error.empty()) FAIL(loaded.error);
   std::string error;
-  const char* kfunc = kernel_test::stream_vprintk_kfunc(&error);
-  REQUIRE(error == "");
-  if (kfunc == nullptr) return skip("the kernel has no bpf_stream_vprintk kfunc (no BPF streams)");
-  const std::string path = kernel_test::data_path(
-      "STREAM_PROBE_BPF_OBJ", (std::string("stream_probe_") + kfunc + ".bpf.o").c_str());
-  kernel_test::clear_libbpf_log();
-  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
-  REQUIRE(obj != nullptr);
-  struct Closer {
-    bpf_object* o;
-    ~Closer() { bpf_object__close(o); }
-  } closer{obj};
-  if (const int err = bpf_object__load(obj); err != 0) {
-    const std::string what = "load " + path + ": " + kernel_test::errno_text(err) + "\n" +
-                             kernel_test::libbpf_log();
-    const std::string why = kernel_test::load_skip_reason(err, what, kfunc);
-    if (!why.empty()) return skip(why);
-    FAIL(what);
-  }
-  const int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "stream_probe"));
+  const int prog_fd = loaded.prog_fd("stream_probe");
   REQUIRE(prog_fd >= 0);
   // A write first: when this kernel can write, the streams are not empty
   // and the "empty stream" rows do not apply.

@@ -133,27 +133,12 @@ std::string private_bpffs() {
 TEST_CASE("tracelog on a live kernel program: id, tag, name, pinned; error exits") {
   if (const std::string why = kernel_test::kernel_unavailable(); !why.empty()) return skip(why);
   if (access(tracelog_bin().c_str(), X_OK) != 0) FAIL("no tracelog binary at " << tracelog_bin());
+  kernel_test::StreamObject loaded;
+  kernel_test::load_stream_object(&loaded, "TRACELOG_BPF_OBJ", "stream_read_tracelog");
+  if (!loaded.skip.empty()) return skip(loaded.skip);
+  if (!loaded.error.empty()) FAIL(loaded.error);
   std::string error;
-  const char* kfunc = kernel_test::stream_vprintk_kfunc(&error);
-  REQUIRE(error == "");
-  if (kfunc == nullptr) return skip("the kernel has no bpf_stream_vprintk kfunc (no BPF streams)");
-  const std::string path = kernel_test::data_path(
-      "TRACELOG_BPF_OBJ", (std::string("stream_read_tracelog_") + kfunc + ".bpf.o").c_str());
-  kernel_test::clear_libbpf_log();
-  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
-  REQUIRE(obj != nullptr);
-  struct Closer {
-    bpf_object* o;
-    ~Closer() { bpf_object__close(o); }
-  } closer{obj};
-  if (const int err = bpf_object__load(obj); err != 0) {
-    const std::string what = "load " + path + ": " + kernel_test::errno_text(err) + "\n" +
-                             kernel_test::libbpf_log();
-    const std::string why = kernel_test::load_skip_reason(err, what, kfunc);
-    if (!why.empty()) return skip(why);
-    FAIL(what);
-  }
-  const int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "tracelog_probe"));
+  const int prog_fd = loaded.prog_fd("tracelog_probe");
   REQUIRE(prog_fd >= 0);
   bpf_prog_info info{};
   __u32 info_len = sizeof(info);
