@@ -90,10 +90,14 @@ void nmi_handler(void*) {
 void writer(int cpu) {
   native::CpuBinding bind(cpu);
   g->bound.fetch_add(1);
-  // At least kReportsPerTask, and on until the NMIs are sent (while ids last).
+  // At least kReportsPerTask reports, then on until every NMI was delivered:
+  // the CPU stays bound (an NMI to an unbound CPU is never handled), its
+  // reports ids-permitting, yielding between them so that the NMI sender
+  // gets a core on a busy machine (on 2 loaded cores it was once starved
+  // into 3 deliveries while the writers used up every id).
   for (int i = 0; i < kReportsPerTask || !g->nmis_done.load(); i++) {
-    if (g->next_id.load() >= kMaxReports - 2 * kWriters * kNmisPerCpu) break;
-    stage_one(false);
+    if (i >= kReportsPerTask) std::this_thread::yield();
+    if (g->next_id.load() < kMaxReports - 2 * kWriters * kNmisPerCpu) stage_one(false);
   }
   g->writers_done.fetch_add(1);
 }
