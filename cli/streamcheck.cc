@@ -137,6 +137,42 @@ bool is_usage_flag(const std::string& name) {
   return false;
 }
 
+// The model's version: bumped with each landed session that changes what
+// the catalogue checks (docs/streamcheck.md).
+constexpr const char* kVersion = "0.3.0";
+
+bool wants_version(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--") return false;
+    if (a == "--version" || a == "-version") return true;
+  }
+  return false;
+}
+
+// What this binary was built as, from the compiler's own macros: Abseil's
+// --version only looks at NDEBUG and calls every -O2 build without it "Debug".
+std::string build_description() {
+  std::string out;
+#ifdef __OPTIMIZE__
+  out += "optimized";
+#else
+  out += "not optimized";
+#endif
+#ifdef NDEBUG
+  out += ", NDEBUG (bazel -c opt)";
+#else
+  out += ", asserts on (NDEBUG not defined: bazel fastbuild or dbg)";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  out += ", AddressSanitizer";
+#endif
+#if defined(__SANITIZE_THREAD__)
+  out += ", ThreadSanitizer";
+#endif
+  out += absl::StrCat(", ", __VERSION__);
+  return out;
+}
+
 bool wants_help(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
     if (a == "--") return false;
@@ -544,8 +580,9 @@ int cmd_replay(const std::string& name, const std::string& arg, const Options& o
     const std::string shown =
         schedule.size() > 80 ? absl::StrCat(schedule.substr(0, 80), "...") : schedule;
     if (!r.ok()) return usage_error(absl::StrCat("schedule '", shown, "': ", r.status().message()));
+    // The whole timeline, once (report() would add its tail before it).
     std::printf("%s under %s: %s", name.c_str(), kmodel::profile_name(profile),
-                r->report().c_str());
+                r->summary().c_str());
     if (!r->trace.events().empty()) std::printf("%s", r->trace.timeline(r->cpus).c_str());
     if (trace.requested())
       if (std::string err = trace.write(streamcheck::chrome_trace_json(*r)); !err.empty())
@@ -635,6 +672,12 @@ int main(int argc, char** argv) {
   if (wants_help(args)) {
     // Abseil's --help exits with 1, which means "violation" here.
     std::printf("%s\n", kUsage);
+    return kExitPass;
+  }
+  if (wants_version(args)) {
+    std::printf("streamcheck %s (BPF streams reference model; profiles:", kVersion);
+    for (kmodel::Profile p : kmodel::kAllProfiles) std::printf(" %s", kmodel::profile_name(p));
+    std::printf(")\nbuild: %s\n", build_description().c_str());
     return kExitPass;
   }
   if (std::string err = normalize_flags(args); !err.empty()) return usage_error(err);

@@ -96,7 +96,7 @@ absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
       "race, divergence, nondeterminism, vacuous or bad-input"));
 }
 
-std::string RunResult::report() const {
+std::string RunResult::summary() const {
   // A schedule of thousands of characters is noise in a report: its head
   // and its length (the caller has the whole string, e.g. in a file).
   constexpr std::size_t kShown = 200;
@@ -109,6 +109,11 @@ std::string RunResult::report() const {
                                  ": ", message, "\n",
                                  "  steps: ", steps, ", simulated time: ", sim_time_ns,
                                  " ns\n  schedule: ", shown, "\n");
+  return out;
+}
+
+std::string RunResult::report() const {
+  std::string out = summary();
   if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
   return out;
 }

@@ -84,7 +84,9 @@ struct RunResult {
   std::vector<bool> goals_reached;        // per goal
 
   bool ok() const { return outcome == Outcome::kPass; }
-  // Message, schedule and the tail of the per-CPU timeline.
+  // Outcome, message, steps and schedule (no timeline).
+  std::string summary() const;
+  // summary() plus the tail of the per-CPU timeline.
   std::string report() const;
 };
 

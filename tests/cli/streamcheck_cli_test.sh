@@ -35,6 +35,11 @@ grep -q '^llist/' "$tmp/out" || fail "list shows no llist scenario"
 
 expect_exit 0 "help" -- --help
 grep -q 'streamcheck merge' "$tmp/out" || fail "--help does not document merge"
+expect_exit 0 "version" -- --version
+expect_stdout "streamcheck 0."
+expect_stdout "profiles: seed linux-6.18 mainline next"
+expect_stdout "build: optimized"
+grep -q "Debug build" "$tmp/out" && fail "--version still prints Abseil's 'Debug build' line"
 
 # The catalogue's pass-expecting llist scenarios hold in 50 runs.
 expect_exit 0 "run pass scenarios" -- run 'llist/[dp]*' --iterations=50
@@ -122,6 +127,9 @@ if [ -n "$cmd" ]; then
   expect_exit 1 "replay of a found failure" -- replay "$name" "$sched" "$profile" \
     --trace-out="$tmp/replay.json"
   grep -q '"outcome":"failed"' "$tmp/replay.json" || fail "replay trace lacks the failure"
+  # The timeline is printed once: one header row ("step  CPU0 ...").
+  headers=$(grep -c '^ *step  CPU0' "$tmp/out")
+  [ "$headers" -eq 1 ] || fail "replay printed the timeline $headers times, want once: $(cat "$tmp/out")"
 else
   fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
 fi
