@@ -19,6 +19,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/json.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "cli/report_json.h"
@@ -184,6 +186,13 @@ bool wants_help(const std::vector<std::string>& args) {
 // Rewrites "--trace-out=x" as "--trace_out=x" (Abseil names are
 // identifiers) and rejects unknown flags with exit code 2, before Abseil
 // would reject them with exit code 1. Returns an error message or "".
+// The flags given on the command line (underscored names), for the check
+// that a command is not handed flags it would ignore.
+std::set<std::string> g_given_flags;
+
+// Rewrites dashed flag names to Abseil's and checks what Abseil would only
+// reject with exit 1 (or accept silently): a flag without its value, an
+// empty value, a flagfile that cannot be read. Returns the usage error.
 std::string normalize_flags(std::vector<std::string>& args) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     std::string& a = args[i];
@@ -199,9 +208,33 @@ std::string normalize_flags(std::vector<std::string>& args) {
                               absl::FindCommandLineFlag(name.substr(2)) != nullptr &&
                               absl::FindCommandLineFlag(name.substr(2))->IsOfType<bool>();
     if (flag == nullptr && !negated_bool) return absl::StrCat("unknown flag --", name);
+    g_given_flags.insert(name);
+    const bool takes_value = flag != nullptr && !flag->IsOfType<bool>();
+    std::string value;
+    if (takes_value && eq == std::string::npos) {
+      // "--flag value": the value is the next argument, not a command word.
+      if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)
+        return absl::StrCat("--", name, " needs a value (--", name, "=VALUE)");
+      value = args[i + 1];
+    } else if (takes_value) {
+      value = a.substr(eq + 1);
+      if (value.empty()) return absl::StrCat("--", name, "= is empty: give a value or leave the flag out");
+    }
+    if (name == "flagfile" && !std::ifstream(value).good())
+      return absl::StrCat("--flagfile=", value, ": cannot read the file");
     a = absl::StrCat("--", name, eq == std::string::npos ? "" : a.substr(eq));
-    // "--flag value": the value is the next argument, not a command word.
-    if (flag != nullptr && eq == std::string::npos && !flag->IsOfType<bool>()) ++i;
+    if (takes_value && eq == std::string::npos) ++i;
+  }
+  return "";
+}
+
+// A usage error when a flag was given that `command` does not use.
+std::string check_flags_for(const std::string& command, std::initializer_list<const char*> used) {
+  for (const std::string& name : g_given_flags) {
+    if (name == "flagfile") continue;
+    bool ok = false;
+    for (const char* u : used) ok |= name == u;
+    if (!ok) return absl::StrCat(command, " does not use --", name);
   }
   return "";
 }
@@ -225,6 +258,10 @@ absl::Status parse_options(Options& o) {
   if (const std::string v = absl::GetFlag(FLAGS_iterations); !v.empty()) {
     absl::StatusOr<std::uint64_t> n = streamcheck::parse_count(v, "--iterations");
     if (!n.ok()) return n.status();
+    if (*n == 0)
+      return absl::InvalidArgumentError(
+          "--iterations=0: a check of no runs proves nothing (leave the flag out for the "
+          "catalogue's budget)");
     o.iterations = *n;
   }
   if (const std::string v = absl::GetFlag(FLAGS_seed); !v.empty()) {
@@ -314,16 +351,52 @@ bool matches(const std::string& name, const std::vector<std::string>& globs) {
   return false;
 }
 
-int cmd_list() {
+// A usage error naming the first glob that matches no scenario.
+std::string check_globs(const std::vector<std::string>& globs) {
+  for (const std::string& g : globs) {
+    bool any = false;
+    for (const ScenarioEntry* e : kmodel::all_scenarios()) any |= fnmatch(g.c_str(), e->name.c_str(), 0) == 0;
+    if (!any) return absl::StrCat("'", g, "' matches no scenario (see list)");
+  }
+  return "";
+}
+
+// list [GLOB...] [--profile=P] [--json=FILE|-]: the scenarios, or their JSON.
+int cmd_list(const std::vector<std::string>& globs, const Options& o) {
+  if (std::string err = check_globs(globs); !err.empty()) return usage_error(err);
+  std::string json = "[";
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
-    std::string profiles;
-    for (auto [p, x] : e->expect)
+    if (!matches(e->name, globs)) continue;
+    std::string profiles, expect_json;
+    for (auto [p, x] : e->expect) {
+      if (o.profile && *o.profile != p) continue;
       absl::StrAppend(&profiles, profiles.empty() ? "" : ", ", kmodel::profile_name(p), "=",
                       x.describe());
+      absl::StrAppend(&expect_json, expect_json.empty() ? "" : ", ",
+                      streamcheck::json_quote(kmodel::profile_name(p)), ": ",
+                      streamcheck::json_quote(x.describe()));
+    }
+    if (profiles.empty()) continue;  // not checked under --profile
+    if (!o.json_path.empty()) {
+      absl::StrAppend(&json, json.size() > 1 ? ",\n " : "\n ", "{\"name\": ",
+                      streamcheck::json_quote(e->name), ", \"description\": ",
+                      streamcheck::json_quote(e->description), ", \"cpus\": ", e->config.cpus,
+                      ", \"runs\": ", e->config.iterations, ", \"expect\": {", expect_json, "}}");
+      continue;
+    }
     std::printf("%-44s cpus=%d runs=%llu  [%s]\n    %s\n", e->name.c_str(), e->config.cpus,
                 static_cast<unsigned long long>(e->config.iterations), profiles.c_str(),
                 e->description.c_str());
   }
+  if (o.json_path.empty()) return kExitPass;
+  json += "\n]\n";
+  if (o.json_path == "-") {
+    std::fputs(json.c_str(), stdout);
+    return kExitPass;
+  }
+  OutputFile out;
+  if (std::string err = out.open(o.json_path, "--json"); !err.empty()) return usage_error(err);
+  if (std::string err = out.write(json); !err.empty()) return usage_error(err);
   return kExitPass;
 }
 
@@ -572,6 +645,15 @@ int cmd_replay(const std::string& name, const std::string& arg, const Options& o
     const std::string& schedule = in.schedule;
     const kmodel::Profile profile =
         o.profile.value_or(in.profile.value_or(kmodel::current_profile()));
+    std::string listed;
+    bool checked_under = false;
+    for (auto [p, x] : e->expect) {
+      absl::StrAppend(&listed, listed.empty() ? "" : ", ", kmodel::profile_name(p));
+      checked_under |= p == profile;
+    }
+    if (!checked_under)
+      return usage_error(absl::StrCat(name, " is not checked under ", kmodel::profile_name(profile),
+                                      ": give --profile= one of ", listed));
     kmodel::Config config = e->config;
     if (in.cpus != 0) config.cpus = in.cpus;
     if (o.cpus != 0) config.cpus = o.cpus;
@@ -652,15 +734,29 @@ int cmd_merge(const std::vector<std::string>& args, const Options& o) {
 
 int dispatch(const std::string& cmd, const std::vector<std::string>& args, const Options& o) {
   if (cmd == "list") {
-    if (!args.empty()) return usage_error("list takes no arguments");
-    return cmd_list();
+    if (std::string err = check_flags_for("list", {"profile", "json"}); !err.empty())
+      return usage_error(err);
+    return cmd_list(args, o);
   }
-  if (cmd == "run") return cmd_run(args, o);
+  if (cmd == "run") {
+    if (std::string err = check_flags_for("run", {"iterations", "seed", "profile", "strategy",
+                                                  "time_budget", "cpus", "shard", "json",
+                                                  "failures_dir", "trace_out"});
+        !err.empty())
+      return usage_error(err);
+    if (std::string err = check_globs(args); !err.empty()) return usage_error(err);
+    return cmd_run(args, o);
+  }
   if (cmd == "replay") {
+    if (std::string err = check_flags_for("replay", {"profile", "cpus", "trace_out"}); !err.empty())
+      return usage_error(err);
     if (args.size() != 2) return usage_error("replay takes SCENARIO and SCHEDULE");
     return cmd_replay(args[0], args[1], o);
   }
-  if (cmd == "merge") return cmd_merge(args, o);
+  if (cmd == "merge") {
+    if (std::string err = check_flags_for("merge", {"out"}); !err.empty()) return usage_error(err);
+    return cmd_merge(args, o);
+  }
   return usage_error(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

@@ -75,6 +75,39 @@ expect_exit 2 "unknown command" -- frobnicate
 # Replay: a malformed schedule or unknown scenario is a usage error.
 scenario=$("$bin" list | awk '/^llist\// { print $1; exit }')
 expect_exit 2 "replay bad schedule" -- replay "$scenario" 'v1:zz'
+# Usage errors exit 2 and name the input (issue 13): never 1, never ignored.
+for flag in iterations seed profile strategy time-budget cpus shard json failures-dir; do
+  expect_exit 2 "--$flag without its value" -- run 'llist/d*' "--$flag"
+  expect_stderr "--${flag//-/_} needs a value"
+done
+expect_exit 2 "empty --profile" -- run 'llist/d*' --profile=
+expect_stderr "--profile= is empty"
+expect_exit 2 "--iterations=0" -- run 'llist/d*' --iterations=0
+expect_stderr "--iterations=0"
+expect_exit 2 "a glob that matches nothing among several" -- run 'llist/d*' 'nosuch/*'
+expect_stderr "'nosuch/*' matches no scenario"
+expect_exit 2 "--flagfile of a missing file" -- --flagfile="$tmp/none.flags" run 'llist/d*'
+expect_stderr "cannot read the file"
+expect_exit 2 "a flag list ignores" -- list --iterations=5
+expect_stderr "list does not use --iterations"
+expect_exit 2 "a flag replay ignores" -- replay "$scenario" 'v1:0' --seed=3
+expect_stderr "replay does not use --seed"
+expect_exit 2 "a flag run ignores" -- run 'llist/d*' --out="$tmp/x.json"
+expect_stderr "run does not use --out"
+expect_exit 2 "replay under a profile the scenario is not checked under" -- \
+  replay stream_next/nonblock_eagain 'v1:0'
+expect_stderr "is not checked under linux-6.18: give --profile= one of next"
+# list filters by glob and profile, and writes JSON.
+expect_exit 0 "list a glob" -- list 'llist/d*'
+expect_stdout "llist/del_first_single_consumer"
+grep -q '^rqspinlock/' "$tmp/out" && fail "list 'llist/d*' shows rqspinlock scenarios"
+expect_exit 0 "list --profile" -- list --profile=next
+grep -q '^llist/' "$tmp/out" && fail "list --profile=next shows llist scenarios (6.18 only)"
+expect_stdout "stream_next/"
+expect_exit 0 "list --json" -- list 'llist/*' --json=-
+expect_stdout '"name": "llist/del_first_single_consumer"'
+expect_stdout '"expect": {"linux-6.18": "pass"}'
+
 expect_exit 2 "replay unknown scenario" -- replay no/such 'v1:0'
 expect_exit 2 "replay arity" -- replay "$scenario"
 
