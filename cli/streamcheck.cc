@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, failures_dir, "streamcheck-failures",
           "run: write every failing schedule to a file in this directory (created if "
           "missing; relative to where streamcheck was started); empty: none");
 ABSL_FLAG(std::string, out, "", "merge: write the merged report to this file (never an input)");
+ABSL_FLAG(bool, verbose, false,
+          "run: also print, for each expected violation found, its failure and replay command");
+ABSL_FLAG(bool, quiet, false, "run: print only unmet expectations and the summary");
 ABSL_FLAG(std::string, trace_out, "",
           "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
           "`run` the first failing run (else the last run), for `replay` the replayed run");
@@ -89,7 +92,7 @@ commands:
       'llist/*'; default: all) under every profile the catalogue lists for
       it, and compares the outcome with the catalogue's expectation.
       flags: --strategy --iterations --time_budget --seed --cpus --profile
-             --shard --json --trace-out --failures-dir
+             --shard --json --trace-out --failures-dir --verbose --quiet
   streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
       re-runs one schedule string ('v1:...') exactly, printing the per-CPU
       timeline; exit 0 if the run passes, 1 if it fails. @FILE reads the
@@ -117,6 +120,8 @@ flags (--name=value; '-' and '_' are interchangeable in names):
   --failures-dir=D   where `run` writes each failing schedule, one file per
                      failure (default streamcheck-failures; '' for none)
   --out=FILE         merge: the merged report (never one of the inputs)
+  --verbose          run: also each expected finding's failure and replay
+  --quiet            run: only unmet expectations and the summary
 
 On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA).
 A failure prints the shrunk schedule, the per-CPU timeline and the replay
@@ -218,7 +223,9 @@ std::string normalize_flags(std::vector<std::string>& args) {
       value = args[i + 1];
     } else if (takes_value) {
       value = a.substr(eq + 1);
-      if (value.empty()) return absl::StrCat("--", name, "= is empty: give a value or leave the flag out");
+      // --failures-dir= is documented as "write no failure files".
+      if (value.empty() && name != "failures_dir")
+        return absl::StrCat("--", name, "= is empty: give a value or leave the flag out");
     }
     if (name == "flagfile" && !std::ifstream(value).good())
       return absl::StrCat("--flagfile=", value, ": cannot read the file");
@@ -251,6 +258,8 @@ struct Options {
   std::string trace_path;
   std::string out_path;
   std::string failures_dir;
+  bool verbose = false;
+  bool quiet = false;
 };
 
 // Returns the error for the first invalid flag value.
@@ -297,6 +306,9 @@ absl::Status parse_options(Options& o) {
   o.trace_path = absl::GetFlag(FLAGS_trace_out);
   o.out_path = absl::GetFlag(FLAGS_out);
   o.failures_dir = absl::GetFlag(FLAGS_failures_dir);
+  o.verbose = absl::GetFlag(FLAGS_verbose);
+  o.quiet = absl::GetFlag(FLAGS_quiet);
+  if (o.verbose && o.quiet) return absl::InvalidArgumentError("--verbose and --quiet together");
   // Under `bazel run` the process starts in the runfiles tree; a relative
   // directory means the user's.
   if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
@@ -464,9 +476,10 @@ void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
   if (!r.failure) return;
   const kmodel::RunResult& f = *r.failure;
   const std::string file = write_failure_file(v, o);
+  if (met && !o.verbose) return;  // an expected finding: its schedule is in the file
   if (!file.empty()) std::printf("  schedule file: %s\n", file.c_str());
   const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o, file);
-  if (met) {  // the expected violation: short
+  if (met) {  // the expected violation, with --verbose: short
     std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::failure_kind_name(f.kind),
                 f.message.c_str(), replay.c_str());
     return;
@@ -480,17 +493,19 @@ void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
               f.decisions.size(), f.report().c_str(), replay.c_str());
 }
 
-void print_verdict_line(const kmodel::ScenarioVerdict& v) {
+// One line per check: verdict, scenario, profile, expectation, outcome,
+// strategy, runs, seed and time (a person reads the catalogue on one screen).
+void print_verdict_line(const kmodel::ScenarioVerdict& v, std::uint64_t seed) {
   const kmodel::CheckResult& r = v.result;
   std::string notes;
   if (r.exhausted) notes += ", exhausted";
   if (r.out_of_time) notes += ", out of time";
-  std::printf("%-4s %-44s %-10s expect %-9s got %-14s (%s, %llu runs%s)\n",
+  std::printf("%-4s %-44s %-10s expect %-9s got %-14s (%s, %llu runs, seed %llu, %.2f s%s)\n",
               v.met() ? "ok" : "FAIL", v.entry->name.c_str(), kmodel::profile_name(v.profile),
               streamcheck::expect_name(v.expect),
               r.ok() ? "pass" : kmodel::failure_kind_name(r.failure->kind),
               kmodel::strategy_name(r.strategy), static_cast<unsigned long long>(r.runs),
-              notes.c_str());
+              static_cast<unsigned long long>(seed), r.seconds, notes.c_str());
 }
 
 // State of a `run` across its checks.
@@ -533,21 +548,23 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
   st.report.shards = {o.shard};
   st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();
-  std::uint64_t not_applicable = 0;
+  std::uint64_t not_applicable = 0, expected_findings = 0;
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
       if (o.profile && *o.profile != profile) continue;
       if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, profile)) {
-        std::printf("n/a  %-44s %-10s expect %-9s under %s: %s\n", e->name.c_str(),
-                    kmodel::profile_name(profile), streamcheck::expect_name(expect),
-                    kmodel::strategy_name(config_for(*e, o).strategy), why->c_str());
+        if (!o.quiet)
+          std::printf("n/a  %-44s %-10s expect %-9s under %s: %s\n", e->name.c_str(),
+                      kmodel::profile_name(profile), streamcheck::expect_name(expect),
+                      kmodel::strategy_name(config_for(*e, o).strategy), why->c_str());
         ++not_applicable;
         continue;
       }
       const kmodel::ScenarioVerdict v = check_one(*e, profile, expect, st);
-      print_verdict_line(v);
+      if (!o.quiet || !v.met()) print_verdict_line(v, config_for(*e, o).seed);
       print_details(v, o);
+      if (v.met() && v.result.failure) ++expected_findings;
       std::fflush(stdout);
     }
   }
@@ -561,6 +578,10 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
               static_cast<unsigned long long>(sum.unmet),
               static_cast<unsigned long long>(not_applicable), o.shard.str().c_str(),
               absl::ToDoubleSeconds(absl::Now() - start));
+  if (expected_findings != 0 && !o.verbose && !o.failures_dir.empty())
+    std::printf("streamcheck: the schedules of the %llu expected findings are in %s "
+                "(--verbose prints them with their replay commands)\n",
+                static_cast<unsigned long long>(expected_findings), o.failures_dir.c_str());
   if (json.requested())
     if (std::string err = json.write(streamcheck::report_to_json(st.report)); !err.empty())
       return usage_error(err);
@@ -741,7 +762,8 @@ int dispatch(const std::string& cmd, const std::vector<std::string>& args, const
   if (cmd == "run") {
     if (std::string err = check_flags_for("run", {"iterations", "seed", "profile", "strategy",
                                                   "time_budget", "cpus", "shard", "json",
-                                                  "failures_dir", "trace_out"});
+                                                  "failures_dir", "trace_out", "verbose",
+                                                  "quiet"});
         !err.empty())
       return usage_error(err);
     if (std::string err = check_globs(args); !err.empty()) return usage_error(err);

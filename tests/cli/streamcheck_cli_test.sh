@@ -152,7 +152,7 @@ expect_exit 1 "another failure is not the finding" -- run 'rqspinlock/seeded_bug
 expect_stdout 'got:      assertion: at end:'
 
 # Replaying a failure found by run reproduces it (exit 1) and writes its trace.
-"$bin" run 'llist/bug_*' >"$tmp/bug.out" 2>&1
+"$bin" run 'llist/bug_*' --verbose >"$tmp/bug.out" 2>&1
 cmd=$(grep -o "streamcheck replay [^ ]* '[^']*' --profile=[^ ]*" "$tmp/bug.out" | head -1)
 if [ -n "$cmd" ]; then
   read -r _ _ name sched profile <<<"$cmd"
@@ -167,9 +167,23 @@ else
   fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
 fi
 
+# The default output is one line per check: an expected finding prints no
+# details (its schedule goes to a file, the summary says where); --quiet
+# prints only what did not meet its expectation, and the summary.
+expect_exit 0 "default output" -- run 'llist/bug_*' --failures-dir="$tmp/quietfails"
+grep -q "replay:" "$tmp/out" && fail "the default output prints replay commands of expected findings"
+[ "$(grep -c '^ok ' "$tmp/out")" -eq 3 ] || fail "want 3 verdict lines: $(cat "$tmp/out")"
+grep -q "seed 1, " "$tmp/out" || fail "a verdict line lacks its seed: $(cat "$tmp/out")"
+expect_stdout "schedules of the 3 expected findings are in $tmp/quietfails"
+ls "$tmp"/quietfails/failure-llist_bug_*.txt >/dev/null 2>&1 || fail "no failure files written"
+expect_exit 0 "--quiet" -- run 'llist/*' --quiet
+grep -q '^ok ' "$tmp/out" && fail "--quiet printed a met check: $(cat "$tmp/out")"
+expect_stdout "expectations met, 0 not met"
+expect_exit 2 "--verbose --quiet" -- run 'llist/*' --verbose --quiet
+
 # Every failing schedule is written to a file; replay takes @FILE, '-' and
 # a --json report as well as the string.
-expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --profile=seed \
+expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --profile=seed --verbose \
   --failures-dir="$tmp/fails" --json="$tmp/hang.json"
 file=$(ls "$tmp"/fails/failure-rqspinlock_hardirq_same_lock_irqs_on-seed-*.txt 2>/dev/null | head -1)
 [ -n "$file" ] || fail "run wrote no failure file: $(cat "$tmp/out")"
