@@ -13,22 +13,27 @@ void Progress::begin(std::string label, std::uint64_t expected_runs, double budg
   expected_ = expected_runs;
   budget_s_ = budget_s;
   runs_ = 0;
-  start_ = absl::Now();
-  last_draw_ = absl::InfinitePast();
+  start_ = clock_();
+  // A log line first comes after kLogEvery; the terminal line at once.
+  last_draw_ = mode_ == Mode::kLog ? start_ : absl::InfinitePast();
 }
 
 void Progress::on_run() {
   ++runs_;
-  if (!enabled_) return;
-  const absl::Time now = absl::Now();
-  if (now - last_draw_ < absl::Milliseconds(100)) return;
+  if (mode_ == Mode::kOff) return;
+  const absl::Time now = clock_();
+  if (now - last_draw_ < (mode_ == Mode::kLog ? kLogEvery : absl::Milliseconds(100))) return;
   last_draw_ = now;
-  std::fprintf(out_, "\r\033[K%s", line(runs_, now - start_).c_str());
+  if (mode_ == Mode::kLog) {
+    std::fprintf(out_, "progress: %s\n", line(runs_, now - start_).c_str());
+  } else {
+    std::fprintf(out_, "\r\033[K%s", line(runs_, now - start_).c_str());
+  }
   std::fflush(out_);
 }
 
 void Progress::end() {
-  if (!enabled_) return;
+  if (mode_ != Mode::kTerminal) return;
   std::fprintf(out_, "\r\033[K");
   std::fflush(out_);
 }

@@ -123,7 +123,8 @@ flags (--name=value; '-' and '_' are interchangeable in names):
   --verbose          run: also each expected finding's failure and replay
   --quiet            run: only unmet expectations and the summary
 
-On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA).
+On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA);
+off a terminal, a plain `progress:` line every 5 s of a long check.
 A failure prints the shrunk schedule, the per-CPU timeline and the replay
 command.
 exit code: 0 expectations met, 1 violation or unmet expectation,
@@ -544,7 +545,11 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
   if (std::string err = json.open(o.json_path, "--json"); !err.empty()) return usage_error(err);
   if (std::string err = trace.open(o.trace_path, "--trace-out"); !err.empty())
     return usage_error(err);
-  RunState st{o, streamcheck::Progress(isatty(STDERR_FILENO) != 0, stderr), {}, {}, {}, false};
+  using Mode = streamcheck::Progress::Mode;
+  const Mode progress = o.quiet                           ? Mode::kOff
+                        : isatty(STDERR_FILENO) != 0      ? Mode::kTerminal
+                                                          : Mode::kLog;
+  RunState st{o, streamcheck::Progress(progress, stderr), {}, {}, {}, false};
   st.report.shards = {o.shard};
   st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();

@@ -51,3 +51,40 @@ TEST_CASE("progress: enabled, it draws with \\r and erases the line at the end")
   CHECK_THAT(out, Catch::EndsWith("\r\033[K"));
   std::fclose(f);
 }
+
+namespace {
+absl::Time g_fake_now;
+absl::Time fake_clock() { return g_fake_now; }
+std::string contents(std::FILE* f) {
+  std::string text(static_cast<std::size_t>(std::ftell(f)), '\0');
+  std::rewind(f);
+  if (!text.empty()) REQUIRE(std::fread(text.data(), 1, text.size(), f) == text.size());
+  return text;
+}
+}  // namespace
+
+TEST_CASE("progress: off a terminal, a plain line every 5 s of a long check, nothing else") {
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f != nullptr);
+  g_fake_now = absl::FromUnixSeconds(1000);
+  Progress p(Progress::Mode::kLog, f, fake_clock);
+  p.begin("a seed", 100, 0);
+  g_fake_now += absl::Seconds(4);
+  p.on_run();  // before 5 s: nothing
+  p.end();
+  CHECK(contents(f).empty());
+  p.begin("b mainline", 100, 0);
+  g_fake_now += absl::Seconds(5);
+  p.on_run();  // 5 s: a line
+  g_fake_now += absl::Seconds(1);
+  p.on_run();  // 1 s later: nothing
+  g_fake_now += absl::Seconds(4);
+  p.on_run();  // 5 s after the last: a line
+  p.end();     // no escape codes to erase anything
+  const std::string text = contents(f);
+  CHECK(text ==
+        "progress: b mainline  1/100 runs  0 schedules/s  5.0 s  ETA 495.0 s\n"
+        "progress: b mainline  3/100 runs  0 schedules/s  10.0 s  ETA 323.3 s\n");
+  CHECK(text.find('\r') == std::string::npos);
+  std::fclose(f);
+}
