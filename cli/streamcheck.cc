@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -81,6 +82,21 @@ using streamcheck::Shard;
 constexpr int kExitPass = 0;
 constexpr int kExitViolation = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as a shell reports it
+
+// Ctrl-C during `run`: the check under way finishes, then the run stops
+// with a partial summary and its --json report. A second Ctrl-C kills
+// (SA_RESETHAND puts the default action back).
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_sigint(int) { g_interrupted = 1; }
+
+void stop_on_sigint() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
 
 constexpr const char* kUsage = R"(model-checks the BPF streams scenario catalogue
 
@@ -128,7 +144,8 @@ off a terminal, a plain `progress:` line every 5 s of a long check.
 A failure prints the shrunk schedule, the per-CPU timeline and the replay
 command.
 exit code: 0 expectations met, 1 violation or unmet expectation,
-           2 usage error (bad command, flag value, schedule or file))";
+           2 usage error (bad command, flag value, schedule or file),
+           130 interrupted by Ctrl-C (after a partial summary and --json))";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "streamcheck: %s\n(see streamcheck --help)\n", message.c_str());
@@ -554,9 +571,12 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
   st.keep_last_run = trace.requested();
   const absl::Time start = absl::Now();
   std::uint64_t not_applicable = 0, expected_findings = 0;
+  stop_on_sigint();
   for (const ScenarioEntry* e : kmodel::all_scenarios()) {
+    if (g_interrupted) break;
     if (!matches(e->name, globs)) continue;
     for (auto [profile, expect] : e->expect) {
+      if (g_interrupted) break;
       if (o.profile && *o.profile != profile) continue;
       if (const std::string* why = e->not_applicable(config_for(*e, o).strategy, profile)) {
         if (!o.quiet)
@@ -574,8 +594,11 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
     }
   }
   const streamcheck::Summary sum = st.report.summary();
-  if (sum.checks == 0 && not_applicable == 0)
+  if (sum.checks == 0 && not_applicable == 0 && !g_interrupted)
     return usage_error("no scenario matches the given names and --profile");
+  if (g_interrupted)
+    std::printf("streamcheck: interrupted (Ctrl-C): the summary and --json cover the checks "
+                "that completed\n");
   std::printf("streamcheck: %llu checks, %llu expectations met, %llu not met, %llu not applicable "
               "(shard %s, %.1f s)\n",
               static_cast<unsigned long long>(sum.checks),
@@ -597,6 +620,7 @@ int cmd_run(const std::vector<std::string>& globs, const Options& o) {
     if (std::string err = trace.write(streamcheck::chrome_trace_json(run)); !err.empty())
       return usage_error(err);
   }
+  if (g_interrupted) return kExitInterrupted;
   return sum.unmet == 0 ? kExitPass : kExitViolation;
 }
 

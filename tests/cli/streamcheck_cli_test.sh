@@ -181,6 +181,23 @@ grep -q '^ok ' "$tmp/out" && fail "--quiet printed a met check: $(cat "$tmp/out"
 expect_stdout "expectations met, 0 not met"
 expect_exit 2 "--verbose --quiet" -- run 'llist/*' --verbose --quiet
 
+# Ctrl-C: the check under way ends, then a partial summary, the --json of
+# what ran, exit 130. The signal is sent once the first verdict is printed.
+"$bin" run --json="$tmp/int.json" >"$tmp/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q '^ok ' "$tmp/int.out" && break; sleep 0.05; done
+grep -q '^ok ' "$tmp/int.out" || fail "run printed no verdict to interrupt after"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -eq 130 ] || fail "interrupted run: exit $rc, want 130: $(tail -3 "$tmp/int.out")"
+grep -q "interrupted (Ctrl-C)" "$tmp/int.out" || fail "interrupted run: no partial summary"
+grep -q "expectations met" "$tmp/int.out" || fail "interrupted run: no summary line"
+n=$(grep -c '"name":' "$tmp/int.json" 2>/dev/null || echo 0)
+all=$("$bin" list --json=- | grep -c '"name":')
+[ "$n" -ge 1 ] || fail "interrupted run: --json has no entry"
+[ "$n" -lt "$all" ] || fail "interrupted run: --json has all $all scenarios: it was not interrupted"
+
 # Every failing schedule is written to a file; replay takes @FILE, '-' and
 # a --json report as well as the string.
 expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --profile=seed --verbose \
