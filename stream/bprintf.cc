@@ -337,7 +337,9 @@ int bpf_bprintf_prepare(const char* fmt, u32 fmt_size, const u64* raw_args, u32 
     // Model: start clean, so the paths that read past what prepare packed
     // (after an overrun) see zeros rather than a previous user's bytes.
     if (bin_args) std::memset(buffers, 0, sizeof(*buffers));
-    prep.set_bin_args(bin_args, reinterpret_cast<char*>(buffers + 1));
+    // No buffers were borrowed for a call without arguments: no end either
+    // (null + 1 is undefined; clang's UBSan in the fuzzer found it).
+    prep.set_bin_args(bin_args, buffers ? reinterpret_cast<char*>(buffers + 1) : nullptr);
     data->bin_args = reinterpret_cast<u32*>(bin_args);
   }
   if (data->get_buf) data->buf = buffers->buf;
