@@ -26,6 +26,15 @@ namespace stream_scenarios {
 
 namespace {
 
+// Everything a program's stderr holds now (the reader's loop, 512 at a time).
+std::string read_all_stderr(bpf_prog* prog) {
+  std::string text;
+  char buf[512];
+  for (int n; (n = bpf_prog_stream_read(prog, BPF_STDERR, buf, sizeof(buf))) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
+  return text;
+}
+
 constexpr int kLines = 3;
 
 // One staged report "R<k>:<i>" i = 0..kLines-1, with what each call returned.
@@ -58,11 +67,7 @@ struct State {
     const int n = bpf_prog_stream_read(prog, BPF_STDERR, buf, std::min<int>(len, sizeof(buf)));
     if (n > 0) text.append(buf, static_cast<std::size_t>(n));
   }
-  void read_rest() {
-    char buf[512];
-    for (int n; (n = bpf_prog_stream_read(prog, BPF_STDERR, buf, sizeof(buf))) > 0;)
-      text.append(buf, static_cast<std::size_t>(n));
-  }
+  void read_rest() { text += read_all_stderr(prog); }
   // Teardown, then the allocators' own pages: the machine's leak check
   // follows.
   void teardown() {
@@ -358,15 +363,8 @@ void callback_stack_search(Scenario& s) {
     });
   });
   s.at_end([st] {
-    auto drain = [](bpf_prog* p) {
-      std::string t;
-      char buf[512];
-      for (int n; (n = bpf_prog_stream_read(p, BPF_STDERR, buf, sizeof(buf))) > 0;)
-        t.append(buf, static_cast<std::size_t>(n));
-      return t;
-    };
-    const std::string a = drain(st->a);
-    const std::string b = drain(st->b);
+    const std::string a = read_all_stderr(st->a);
+    const std::string b = read_all_stderr(st->b);
     bpf_fd_table_release(&st->table);
     bpf_stream_alloc_drain_all();
     if (!st->irq_ran) return;
@@ -414,15 +412,8 @@ void nmi_report_right_program(Scenario& s) {
     });
   });
   s.at_end([st] {
-    auto drain = [](bpf_prog* p) {
-      std::string t;
-      char buf[512];
-      for (int n; (n = bpf_prog_stream_read(p, BPF_STDERR, buf, sizeof(buf))) > 0;)
-        t.append(buf, static_cast<std::size_t>(n));
-      return t;
-    };
-    const std::string a = drain(st->a);
-    const std::string b = drain(st->b);
+    const std::string a = read_all_stderr(st->a);
+    const std::string b = read_all_stderr(st->b);
     bpf_fd_table_release(&st->table);
     bpf_stream_alloc_drain_all();
     MODEL_ASSERT(a.empty(), "report: the NMI program's report reached the interrupted program");
