@@ -1,7 +1,10 @@
 // alloc/kmalloc_nolock.cc: the contract model of kmalloc_nolock() (see the
-// header): one page-source block per object, a per-CPU trylock against
-// re-entry from an NMI on the same CPU.
+// header): one page-source block per object; per size class a per-CPU
+// trylock against re-entry from an NMI on the same CPU, and SLUB's one retry
+// in the next size class.
 #include "alloc/kmalloc_nolock.h"
+
+#include <atomic>
 
 #include "model/bug.h"
 #include "model/local_lock.h"
@@ -26,7 +29,35 @@ struct KmallocHeader {
 static_assert(sizeof(KmallocHeader) == 16, "objects stay 16-byte aligned");
 constexpr u32 kKmallocMagic = KMALLOC_NOLOCK_MAGIC;
 
-PerCpu<local_trylock_t> kmalloc_nolock_lock;
+constexpr std::size_t kSizeClasses[] = {8,   16,  32,  64,   96,   128, 192,
+                                        256, 512, 1024, 2048, 4096, 8192};
+constexpr int kNrSizeClasses = sizeof(kSizeClasses) / sizeof(kSizeClasses[0]);
+
+// The per-CPU slab state of each kmalloc cache, reduced to its lock: SLUB's
+// s->cpu_slab->lock, one per cache and CPU.
+PerCpu<local_trylock_t> kmalloc_cache_lock[kNrSizeClasses];
+
+std::atomic<u64> g_bucket_retries{0};
+std::atomic<u64> g_reentry_failures{0};
+
+// The smallest class that holds `size`, or -1 above KMALLOC_MAX_CACHE_SIZE.
+int size_class(std::size_t size) {
+  for (int c = 0; c < kNrSizeClasses; ++c)
+    if (size <= kSizeClasses[c]) return c;
+  return -1;
+}
+
+// The cache's per-CPU critical section: in SLUB, the freelist update that an
+// NMI on the same CPU must not re-enter. The new slab itself is taken outside
+// it (___slab_alloc() drops the lock around new_slab()), as the model's page
+// is. False: this CPU is inside that section already (only an NMI can find
+// it so, irqs being off while it is held).
+bool enter_cache(int cls) {
+  unsigned long flags;
+  if (!local_trylock_irqsave(&kmalloc_cache_lock[cls], flags)) return false;
+  local_unlock_irqrestore(&kmalloc_cache_lock[cls], flags);
+  return true;
+}
 
 unsigned int order_for(std::size_t bytes) {
   unsigned int order = 0;
@@ -48,8 +79,8 @@ void reset_kmalloc_nolock() {
   for (KmallocHeader* h : live_blocks()) free_pages_nolock(virt_to_page(h), h->order);
   live_blocks().clear();
 #endif
-  for (int cpu = 0; cpu < NR_CPUS; ++cpu)
-    plain_write(per_cpu_ptr(&kmalloc_nolock_lock, cpu)->acquired, 0);
+  for (auto& lock : kmalloc_cache_lock)
+    for (int cpu = 0; cpu < NR_CPUS; ++cpu) plain_write(per_cpu_ptr(&lock, cpu)->acquired, 0);
 }
 
 const MachineStateReset kReset(&reset_kmalloc_nolock);
@@ -57,21 +88,30 @@ const MachineStateReset kReset(&reset_kmalloc_nolock);
 }  // namespace
 
 std::size_t kmalloc_size_roundup(std::size_t size) {
-  static constexpr std::size_t kClasses[] = {8,   16,  32,  64,   96,   128, 192,
-                                             256, 512, 1024, 2048, 4096, 8192};
-  for (std::size_t c : kClasses)
-    if (size <= c) return c;
-  return 0;
+  const int cls = size_class(size);
+  return cls < 0 ? 0 : kSizeClasses[cls];
+}
+
+KmallocNolockStats kmalloc_nolock_stats() {
+  return {g_bucket_retries.load(std::memory_order_relaxed),
+          g_reentry_failures.load(std::memory_order_relaxed)};
 }
 
 void* kmalloc_nolock(std::size_t size, gfp_t gfp_flags, int node) {
-  if (size == 0 || size > KMALLOC_MAX_CACHE_SIZE) return nullptr;
-  unsigned long flags;
-  // SLUB's per-CPU state is under a local_trylock too: re-entry fails.
-  if (!local_trylock_irqsave(&kmalloc_nolock_lock, flags)) return nullptr;
+  if (size == 0) return nullptr;
+  int cls = size_class(size);
+  if (cls < 0) return nullptr;
+  if (!enter_cache(cls)) {
+    // Re-entered this CPU's section of the cache: SLUB retries once in the
+    // next kmalloc bucket (object_size + 1), none above the largest.
+    if (++cls == kNrSizeClasses || !enter_cache(cls)) {
+      g_reentry_failures.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    g_bucket_retries.fetch_add(1, std::memory_order_relaxed);
+  }
   const unsigned int order = order_for(size + sizeof(KmallocHeader));
   page* pg = alloc_pages_nolock(gfp_flags & __GFP_ZERO, node, order);
-  local_unlock_irqrestore(&kmalloc_nolock_lock, flags);
   if (pg == nullptr) return nullptr;
   auto* h = static_cast<KmallocHeader*>(page_address(pg));
   h->magic = kKmallocMagic;

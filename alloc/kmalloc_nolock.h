@@ -8,16 +8,21 @@
 //     any context (NMI included), never blocks or spins on another CPU,
 //     may fail (nullptr); size is the exact size the caller needs, at most
 //     KMALLOC_MAX_CACHE_SIZE; only __GFP_ACCOUNT/__GFP_ZERO-style flags.
-//     Like SLUB, it refuses to re-enter its own per-CPU state: an NMI that
-//     interrupts a kmalloc_nolock() on the same CPU fails (SLUB may instead
-//     retry in a larger cache; "may fail" covers both).
+//     Like SLUB, it never re-enters a cache's per-CPU state: an NMI that
+//     interrupts a kmalloc_nolock() of the same size class on the same CPU
+//     retries once in the next size class (SLUB's "pick the next kmalloc
+//     bucket", mm/slub.c kmalloc_nolock_noprof()), and fails only if that
+//     one is busy too or there is none (the 8192-byte class).
 //   kfree_nolock(obj)
 //     any context, any CPU; obj must come from kmalloc_nolock().
 //
 // Model
 //   Each object is its own block from alloc_pages_nolock() (so the page
 //   source's failure injection applies, and poisoning on free catches a use
-//   after free), with a small hidden header before the object. The memory
+//   after free), with a small hidden header before the object. The block is
+//   taken outside the cache's per-CPU section, as SLUB takes a new slab
+//   outside it; the section itself is the trylock/unlock pair, the window in
+//   which an NMI finds the cache busy. The memory
 //   this takes is not what SLUB takes; kmalloc_size_roundup() gives the size
 //   class SLUB would use, which is what the accounting reports.
 #ifndef KMODEL_ALLOC_KMALLOC_NOLOCK_H_
@@ -50,6 +55,14 @@ inline bool kmalloc_nolock_owns(const void* obj) {
   return __atomic_load_n(reinterpret_cast<const u32*>(addr), __ATOMIC_RELAXED) ==
          KMALLOC_NOLOCK_MAGIC;
 }
+
+// Re-entry outcomes so far (monotonic, every CPU): allocations served by the
+// next size class, and allocations refused because both were busy.
+struct KmallocNolockStats {
+  u64 bucket_retries = 0;
+  u64 reentry_failures = 0;
+};
+KmallocNolockStats kmalloc_nolock_stats();
 
 // The kmalloc size class of `size` (8, 16, 32, 64, 96, 128, 192, 256, 512,
 // 1024, 2048, 4096, 8192), or 0 above KMALLOC_MAX_CACHE_SIZE.

@@ -182,7 +182,10 @@ struct Shadow {
 // (1016-byte footprints: 4 per page) and mix in small ones.
 constexpr int kBigLens[] = {1000, 24, 1000, 1000, 1024, 8, 1000, 500};
 
-void build_nmi_reentry(Scenario& s, int nmi_count) {
+// nmi_len: what CPU 0's NMI allocates. 1000 shares the size class of most
+// task allocations (1024 under mainline's kmalloc_nolock), so the NMI can
+// find that cache busy; 64 never does.
+void build_nmi_reentry(Scenario& s, int nmi_count, int nmi_len) {
   auto sh = std::make_shared<Shadow>();
   s.on_cpu(0, [sh] {
     int i = 0;
@@ -194,8 +197,8 @@ void build_nmi_reentry(Scenario& s, int nmi_count) {
       else sh->hand_over(e);
     }
   });
-  s.nmi(0, [sh] {
-    if (bpf_stream_elem* e = sh->alloc_nmi(0, 64)) sh->hand_over(e);
+  s.nmi(0, [sh, nmi_len] {
+    if (bpf_stream_elem* e = sh->alloc_nmi(0, nmi_len)) sh->hand_over(e);
   }, nmi_count, "nmi0_alloc");
   s.on_cpu(1, [sh] {
     for (int round = 0; round < 3; ++round) {
@@ -249,7 +252,7 @@ void reset_nmi_enomem_count() { g_nmi_enomem = 0; }
 
 void nmi_reentry(Scenario& s) {
   set_page_fault_policy(PageFaultPolicy::never());
-  build_nmi_reentry(s, 2);
+  build_nmi_reentry(s, 2, 1000);
 }
 
 void cross_cpu_free(Scenario& s) {
@@ -259,7 +262,7 @@ void cross_cpu_free(Scenario& s) {
 
 void page_alloc_failure(Scenario& s) {
   set_page_fault_policy(PageFaultPolicy::explored());
-  build_nmi_reentry(s, 2);
+  build_nmi_reentry(s, 2, 64);
 }
 
 void zero_len_overrun(Scenario& s) {
@@ -292,8 +295,9 @@ Expectation freed_early() {
 
 const ScenarioRegistrar kNmiReentry({
     "alloc/nmi_reentry",
-    "an NMI allocates while its CPU is inside an allocation (-ENOMEM), with page "
-    "replacement and cross-CPU frees; no overlap, no leak",
+    "an NMI allocates while its CPU is inside an allocation of the same size (-ENOMEM; "
+    "mainline retries in the next kmalloc bucket), with page replacement and cross-CPU "
+    "frees; no overlap, no leak",
     Config{.cpus = 2, .iterations = 2000, .interrupt_probability = 0.1},
     nmi_reentry,
     kAllPass,
@@ -359,7 +363,7 @@ const ScenarioRegistrar kBugNoTrylock({
     Config{.cpus = 2, .iterations = 5000, .interrupt_probability = 0.2},
     [](Scenario& s) {
       set_page_fault_policy(PageFaultPolicy::never());
-      build_nmi_reentry(s, 3);
+      build_nmi_reentry(s, 3, 64);
       set_bug(&alloc_internal::SeededBugs::no_trylock);
     },
     {{Profile::kLinux618, // The nested bump allocation shows as an overlap, or (exhaustive

@@ -13,7 +13,9 @@ namespace alloc_scenarios {
 
 // CPU 0 allocates (replacing pages) while its NMI allocates too; CPU 1 frees
 // what CPU 0 hands over and allocates under its own NMI. An NMI allocation
-// may fail only while CPU 0 is inside an allocation.
+// may fail only while CPU 0 is inside an allocation (seed and 6.18: the
+// CPU's one page allocator; mainline: never, SLUB retrying in the next
+// kmalloc bucket when the NMI finds its cache busy).
 void nmi_reentry(Scenario& s);
 // CPU 0 allocates across several pages and hands every element to CPUs 1
 // and 2, which free them while CPU 0 keeps replacing its page.

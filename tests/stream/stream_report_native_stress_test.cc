@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "model/atomic.h"
 #include "model/machine_state.h"
 #include "model/native/cpu_binding.h"
+#include "model/native/page_pool.h"
 #include "model/profile.h"
 #include "stream/bpf_prog.h"
 #include "stream/bpf_stream.h"
@@ -176,12 +178,14 @@ void run_stress(Profile profile) {
     seen[static_cast<std::size_t>(id)]++;
   }
   long leaked = 0, committed = 0, refused = 0, nmi_committed = 0;
+  std::map<int, int> nmi_printk;  // return code -> lines: the story when no NMI line lands
   for (int id = 0; id < nr; id++) {
     const Report& r = g->reports[id];
     REQUIRE(r.used);
     std::vector<std::string> want;
     long failed = 0;
     for (int i = 0; i < kLines; i++) {
+      if (r.from_nmi) nmi_printk[r.printk[i]]++;
       char l[32];
       std::snprintf(l, sizeof(l), "R%06d:%d", id, i);
       if (r.printk[i] == 0) want.push_back(l);
@@ -206,6 +210,13 @@ void run_stress(Profile profile) {
   INFO("reports " << nr << ", committed " << committed << ", refused " << refused
                    << ", NMI reports " << g->nmi_reports.load() << " (" << nmi_committed
                    << " committed with lines)");
+  std::string nmi_story;
+  for (const auto& [ret, count] : nmi_printk)
+    nmi_story += " " + std::to_string(count) + " returned " + std::to_string(ret) + ";";
+  INFO("NMI printk lines:" << nmi_story);
+  const native::PagePoolStats pool = native::page_pool_stats();
+  INFO("page pool: irq allocations " << pool.irq_allocations << ", irq empty " << pool.irq_empty
+                                     << ", order-0 cached " << pool.cached[0]);
   CHECK(bad == 0);
   CHECK(committed > 0);
   CHECK(g->nmi_reports.load() > 0);
