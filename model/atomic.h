@@ -310,11 +310,17 @@ inline bool atomic_inc_not_zero(Atomic<T>* a) {
 // The predicate receives the value read (the kernel's VAL); the value that
 // satisfied it is returned.
 
+// A spin here waits for another CPU's write (and for the deadlines the
+// predicate may declare, model/clock.h): the simulator may jump the clock
+// under it. A predicate that counts spins to give up on its own is a bounded
+// spin, not a wait: write it as a loop with a bare cpu_relax().
+
 template <typename T, typename Pred>
 inline T smp_cond_load_relaxed(const Atomic<T>* a, Pred cond) {
   for (;;) {
     T val = internal::load(a, std::memory_order_relaxed);
     if (cond(val)) return val;
+    internal::declare_wait_for_write();
     cpu_relax();
   }
 }
@@ -323,6 +329,7 @@ inline T smp_cond_load_acquire(const Atomic<T>* a, Pred cond) {
   for (;;) {
     T val = internal::load(a, std::memory_order_acquire);
     if (cond(val)) return val;
+    internal::declare_wait_for_write();
     cpu_relax();
   }
 }

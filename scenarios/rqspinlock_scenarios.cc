@@ -27,6 +27,15 @@ namespace {
 
 constexpr u64 kMs = NSEC_PER_MSEC;
 
+// A CPU that keeps busy until `until` (a stuck owner, a back-off): a
+// declared wait, so the clock jumps there once every other CPU waits too.
+void spin_until(u64 until) {
+  while (ktime_get_mono_fast_ns() < until) {
+    spin_wait_deadline(until);
+    cpu_relax();
+  }
+}
+
 void fast_cadence() {
   rqspinlock_cadence c;
   c.spins_per_clock_sample = 1;
@@ -444,7 +453,7 @@ void queue_waiter(QueueState* st, int told_to_leave) {
     // recovers. That livelock belongs to a retry-at-once policy, not to
     // rqspinlock (a BPF program does not spin on res_spin_lock failures).
     const u64 until = ktime_get_mono_fast_ns() + kBackoff;
-    while (ktime_get_mono_fast_ns() < until) cpu_relax();
+    spin_until(until);
   }
   MODEL_ASSERT(false, absl::StrCat("CPU ", smp_processor_id(), ": no acquisition in ",
                                    kRetries, " attempts after the owner recovered"));
@@ -459,7 +468,7 @@ void queue_timeout_recovers(Scenario& s) {
   MODEL_ASSERT(res_spin_lock(&st->a.lock) == 0, "setup: lock A");
   st->t0 = ktime_get_mono_fast_ns();
   s.on_cpu(0, [st] {
-    while (ktime_get_mono_fast_ns() < st->t0 + kStuckFor) cpu_relax();
+    spin_until(st->t0 + kStuckFor);
     res_spin_unlock(&st->a.lock);
     WRITE_ONCE(st->released, 1);
   });
@@ -569,7 +578,7 @@ void tas_timeout(Scenario& s) {
   MODEL_ASSERT(resilient_tas_spin_lock(&st->lock) == 0, "setup: TAS lock");
   st->t0 = ktime_get_mono_fast_ns();
   s.on_cpu(0, [st] {
-    while (ktime_get_mono_fast_ns() < st->t0 + 1200 * kMs) cpu_relax();
+    spin_until(st->t0 + 1200 * kMs);
     res_spin_unlock(&st->lock);
   });
   s.on_cpu(1, [st] {

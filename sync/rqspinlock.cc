@@ -172,14 +172,31 @@ int check_timeout_mainline(rqspinlock_t* lock, u32 mask, rqspinlock_timeout* ts)
   return 0;
 }
 
+// When the wait next has something to do without any memory change: the
+// timeout (time > timeout_end); earlier, the next deadlock check (AA and
+// ABBA in 6.18, ABBA in mainline; both run when prev + interval < time),
+// which can only find something if another CPU wrote meanwhile. Before this
+// period's first sample: at once.
+void res_declare_wait(const rqspinlock_timeout* ts) {
+  if (!ts->timeout_end) {
+    spin_wait_deadline(0);
+    return;
+  }
+  spin_wait_deadline(ts->timeout_end + 1, ts->cur + g_cadence.deadlock_check_interval_ns + 1);
+}
+
 // RES_CHECK_TIMEOUT: amortised over spins_per_clock_sample spins. Returns
-// the (sticky) error, 0 while the wait may go on.
+// the (sticky) error, 0 while the wait may go on. In the simulator the wait
+// declares its next deadline; a clock jump to it stands for the spins until
+// then, so the sample happens now (model/clock.h, "Waiting for time").
 int res_check_timeout(rqspinlock_t* lock, u32 mask, rqspinlock_timeout* ts, int* ret) {
+  if (spin_deadline_reached()) ts->spin = 0;
   if (ts->spin++ == 0) {
     *ret = rqspinlock_nov2025_fixes() ? check_timeout_mainline(lock, mask, ts)
                                       : check_timeout_618(lock, mask, ts);
   }
   if (ts->spin >= g_cadence.spins_per_clock_sample) ts->spin = 0;
+  if (!*ret) res_declare_wait(ts);
   return *ret;
 }
 
@@ -330,10 +347,16 @@ int resilient_queued_spin_lock_slowpath(rqspinlock_t* lock, u32 val) {
   rqspinlock_timeout ts;
   // An in-flight pending->locked handover (0,1,0 -> 0,0,1): give it a
   // bounded number of spins before treating it as contention.
+  // (The kernel's atomic_cond_read_relaxed with a counting predicate; here
+  // a bounded spin with a bare cpu_relax(), so the simulator never takes it
+  // for a wait and jumps the clock under it - model/atomic.h.)
   if (val == _Q_PENDING_VAL) {
     int cnt = _Q_PENDING_LOOPS;
-    val = atomic_cond_read_relaxed(&lock->val,
-                                   [&](u32 v) { return v != _Q_PENDING_VAL || !cnt--; });
+    for (;;) {
+      val = atomic_read(&lock->val);
+      if (val != _Q_PENDING_VAL || !cnt--) break;
+      cpu_relax();
+    }
   }
   if (!(val & ~_Q_LOCKED_MASK)) {
     // trylock || pending: 0,0,* -> 0,1,*

@@ -51,10 +51,22 @@ bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*)
 // A plain (unmarked) load or store of `addr`: not a scheduling point, but
 // checked for data races against other CPUs' accesses (model/sim/machine.h).
 void plain_access(const void* addr, bool write);
+// A spinning CPU names the simulated times at which its wait can end without
+// any memory change (model/clock.h: spin_wait_deadline); deadline_reached()
+// says, once, that the machine jumped the clock there.
+void declare_deadline(std::uint64_t deadline_ns, std::uint64_t check_ns);
+bool deadline_reached();
+// The next cpu_relax() waits for another CPU's write (smp_cond_load_*). A
+// cpu_relax() that declares nothing is a bounded spin: it is not waiting,
+// and the clock does not jump to deadlines under it.
+void declare_wait_for_write();
 #else
 inline void sched_point(Op, const void*) {}
 inline void note_write(const void*) {}
 inline void plain_access(const void*, bool) {}
+inline void declare_deadline(std::uint64_t, std::uint64_t) {}
+inline bool deadline_reached() { return false; }
+inline void declare_wait_for_write() {}
 #endif
 
 }  // namespace internal

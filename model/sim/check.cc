@@ -284,10 +284,14 @@ Verdict check_expecting(const Config& config, const ScenarioFn& scenario,
 
 absl::StatusOr<RunResult> replay(const Config& config, const ScenarioFn& scenario,
                                  std::string_view schedule) {
-  absl::StatusOr<std::vector<Decision>> decisions = parse_schedule(schedule);
+  int version = kScheduleVersion;
+  absl::StatusOr<std::vector<Decision>> decisions = parse_schedule(schedule, &version);
   if (!decisions.ok()) return decisions.status();
   ReplayStrategy strategy(*std::move(decisions));
-  RunResult r = run_once(config, scenario, strategy);
+  // A v1 schedule was recorded on the clock before declared deadlines.
+  Config on_its_clock = config;
+  if (version == 1) on_its_clock.jump_to_deadlines = false;
+  RunResult r = run_once(on_its_clock, scenario, strategy);
   if (r.ok() && !strategy.exhausted()) {
     r.outcome = RunResult::Outcome::kDivergence;
     r.kind = FailureKind::kDivergence;

@@ -108,7 +108,8 @@ const char* strategy_name(StrategyKind kind);  // "random", "pct", "exhaustive"
 absl::StatusOr<StrategyKind> parse_strategy(std::string_view name);
 
 // A malformed schedule string is an InvalidArgument error; a schedule that
-// does not fit the scenario gives a RunResult with outcome kDivergence.
+// does not fit the scenario gives a RunResult with outcome kDivergence. A v1
+// schedule runs on the v1 clock (Config::jump_to_deadlines = false).
 absl::StatusOr<RunResult> replay(const Config& config, const ScenarioFn& scenario,
                                  std::string_view schedule);
 

@@ -51,6 +51,23 @@ struct Machine::Cpu {
   int pending_interrupt = 0;  // 1-based; 0 none
   bool relaxed = false;       // cpu_relax() since the last write anyone made
   bool read_clock = false;    // read the clock since the last clock jump
+  // Waiting for time (model/clock.h): the deadlines declared since the last
+  // cpu_relax() and the ones its last cpu_relax() waits for (0: none);
+  // whether a clock jump reached them (told once to the CPU); the write
+  // generation when it was last woken for its check (which saw that memory).
+  std::uint64_t declared_ns = 0, declared_check_ns = 0;
+  bool declared_wait = false;
+  std::uint64_t deadline_ns = 0, check_ns = 0;
+  bool waiting = false;  // its last cpu_relax() declared a wait (not a bounded spin)
+  bool deadline_reached = false;
+  bool awake = false;  // woken by a jump, not yet spinning again
+  std::uint64_t woken_at_writes = ~std::uint64_t{0};
+  // The deadline that matters now: its check only if memory changed since
+  // it last looked.
+  std::uint64_t next_deadline(std::uint64_t writes) const {
+    if (check_ns != 0 && check_ns < deadline_ns && writes != woken_at_writes) return check_ns;
+    return deadline_ns;
+  }
   std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
 };
 
@@ -183,7 +200,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   internal::tls_current_cpu = nullptr;
   tls_machine = nullptr;
   result_.sim_time_ns = now_ns_;
-  result_.schedule = encode_schedule(result_.decisions);
+  result_.schedule = encode_schedule(result_.decisions, config_.jump_to_deadlines ? 2 : 1);
   return std::move(result_);
 }
 
@@ -218,7 +235,7 @@ void Machine::step_loop() {
                         " steps (livelock or deadlock)"));
       return;
     }
-    maybe_jump_clock(runnable);
+    maybe_jump_clock(runnable, runnable_mask);
     try {
       Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(choices, last_cpu)]];
       last_cpu = cpu.id;
@@ -252,12 +269,17 @@ void Machine::step_loop() {
   }
 }
 
-// Nobody can progress until time passes: every runnable CPU spins (relaxed
-// since the last write) and has looked at the clock since the last jump. A
-// CPU that spins thousands of times between clock samples (the kernel's
-// cadence) pays relax_ns per spin instead, so one sample interval is the
-// kernel's ~1 ms rather than thousands of jumps.
-void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
+// Nobody can progress until time passes: every CPU spins (relaxed since the
+// last write). If a spinner declared a deadline, the clock jumps straight to
+// the earliest one and the CPUs whose deadline it reaches are told; a
+// deadline already passed is told without a jump (a loop sampling the clock
+// every 65536 spins samples now). Every live CPU counts, including spinners
+// the fairness rule holds back this step. Otherwise (the v1 clock, and loops
+// that declare nothing), once every CPU that may step has spun and looked
+// at the clock since the last jump: a jump of 1 us, doubling up to
+// max_stall_jump_ns.
+void Machine::maybe_jump_clock(const std::vector<int>& runnable, std::uint64_t live_mask) {
+  if (config_.jump_to_deadlines && jump_to_deadline(live_mask)) return;
   for (int i : runnable)
     if (!cpus_[i].relaxed || !cpus_[i].read_clock) return;
   for (int i : runnable) cpus_[i].read_clock = false;
@@ -265,6 +287,36 @@ void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
   result_.trace.add_clock_jump(stall_jump_ns_);
   stall_jump_ns_ = std::min(stall_jump_ns_ * 2, config_.max_stall_jump_ns);
   for (int i : runnable) cpus_[i].relaxed = false;
+}
+
+// True when some live CPU waits for a deadline (then the v1 jump does not
+// apply), whether or not the clock could jump now.
+bool Machine::jump_to_deadline(std::uint64_t live_mask) {
+  std::uint64_t earliest = 0;
+  bool all_wait = true;
+  for (int i = 0; i < config_.cpus; ++i) {
+    if (!(live_mask & (std::uint64_t{1} << i))) continue;
+    const Cpu& c = cpus_[i];
+    // A CPU a jump woke has not acted on it until it spins again.
+    all_wait = all_wait && c.relaxed && c.waiting && !c.awake;
+    const std::uint64_t d = c.next_deadline(writes_);
+    if (d != 0 && (earliest == 0 || d < earliest)) earliest = d;
+  }
+  if (earliest == 0) return false;
+  if (!all_wait) return true;
+  if (earliest > now_ns_) {
+    result_.trace.add_clock_jump(earliest - now_ns_);
+    now_ns_ = earliest;
+  }
+  for (int i = 0; i < config_.cpus; ++i) {
+    Cpu& c = cpus_[i];
+    if (!(live_mask & (std::uint64_t{1} << i))) continue;
+    const std::uint64_t d = c.next_deadline(writes_);
+    if (d == 0 || d > now_ns_) continue;
+    c.deadline_reached = c.awake = true;
+    if (d == c.check_ns) c.woken_at_writes = writes_;  // woken to look at memory
+  }
+  return true;
 }
 
 std::vector<int> Machine::deliverable_interrupts(const Cpu& cpu) const {
@@ -349,6 +401,10 @@ void Machine::sched_point(internal::Op op, const void* addr) {
   if (op == internal::Op::kRelax) {
     cpu->relaxed = true;
     now_ns_ += config_.relax_ns;
+    cpu->deadline_ns = std::exchange(cpu->declared_ns, 0);
+    cpu->check_ns = std::exchange(cpu->declared_check_ns, 0);
+    cpu->waiting = std::exchange(cpu->declared_wait, false) || cpu->deadline_ns != 0;
+    cpu->deadline_reached = cpu->awake = false;
   }
   if (op == internal::Op::kClock) cpu->read_clock = true;
   cpu->pending_op = op;
@@ -415,8 +471,23 @@ void Machine::race_access(int cpu, const void* addr, bool write, bool plain, int
   }
 }
 
+void Machine::declare_deadline(std::uint64_t deadline_ns, std::uint64_t check_ns) {
+  if (running_ == nullptr || !config_.jump_to_deadlines) return;
+  running_->declared_ns = std::max(deadline_ns, now_ns_ + 1);
+  running_->declared_check_ns = check_ns == 0 ? 0 : std::max(check_ns, now_ns_ + 1);
+}
+
+void Machine::declare_wait_for_write() {
+  if (running_ != nullptr) running_->declared_wait = true;
+}
+
+bool Machine::deadline_reached() {
+  return running_ != nullptr && std::exchange(running_->deadline_reached, false);
+}
+
 void Machine::note_write() {
   if (running_ == nullptr) return;
+  ++writes_;
   for (int i = 0; i < config_.cpus; ++i) cpus_[i].relaxed = false;
   stall_jump_ns_ = 1000;
 }
@@ -558,6 +629,19 @@ bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*)
 
 void plain_access(const void* addr, bool write) {
   if (Machine* m = tls_machine) m->plain_access(addr, write);
+}
+
+void declare_deadline(std::uint64_t deadline_ns, std::uint64_t check_ns) {
+  if (Machine* m = tls_machine) m->declare_deadline(deadline_ns, check_ns);
+}
+
+void declare_wait_for_write() {
+  if (Machine* m = tls_machine) m->declare_wait_for_write();
+}
+
+bool deadline_reached() {
+  Machine* m = tls_machine;
+  return m != nullptr && m->deadline_reached();
 }
 
 int choose(int n, const char* label) {

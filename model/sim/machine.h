@@ -8,11 +8,14 @@
 // to completion, before the interrupted operation happens; other CPUs keep
 // running meanwhile, exactly as on hardware.
 //
-// Simulated time advances `step_ns` per step. When every runnable CPU has
-// called cpu_relax() since the last write anyone made, nobody can make
-// progress without time passing: the clock jumps (1 us, doubling up to
-// max_stall_jump_ns), so timeouts are reached in few steps. A run that takes
-// more than max_steps is a hang.
+// Simulated time advances `step_ns` per step and `relax_ns` more per
+// cpu_relax(). When every runnable CPU has called cpu_relax() since the last
+// write anyone made, nobody can make progress without time passing: the
+// clock jumps to the earliest deadline a spinner declared
+// (spin_wait_deadline), waking that spinner; with no deadline declared, a
+// jump of 1 us, doubling up to max_stall_jump_ns, once every spinner has
+// read the clock. So timeouts are reached in few steps. A run that takes more
+// than max_steps is a hang.
 //
 // Failures (MODEL_ASSERT/WARN_ON, an exception escaping a body, a hang, a
 // replay divergence) end the run: the other CPUs are unwound, and the result
@@ -110,6 +113,9 @@ class Machine {
   void track_alloc(void* p, std::size_t n, const char* what);
   bool track_free(void* p, std::size_t n, const char* what, void (*release)(void*));
   void plain_access(const void* addr, bool write);
+  void declare_deadline(std::uint64_t deadline_ns, std::uint64_t check_ns);
+  bool deadline_reached();
+  void declare_wait_for_write();
   std::uint64_t now_ns() const { return now_ns_; }
   int cpus() const { return config_.cpus; }
   // True while the caller runs on one of this machine's CPUs.
@@ -123,7 +129,8 @@ class Machine {
   void wait_for_turn(Cpu& cpu);
   void run_interrupt(Cpu& cpu, int interrupt);
   std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
-  void maybe_jump_clock(const std::vector<int>& runnable);
+  void maybe_jump_clock(const std::vector<int>& runnable, std::uint64_t live_mask);
+  bool jump_to_deadline(std::uint64_t live_mask);
   void fail(RunResult::Outcome outcome, FailureKind kind, std::string message);
   void unwind_all();
   void run_end_checks();
@@ -170,6 +177,7 @@ class Machine {
   bool unwinding_ = false;
   std::uint64_t now_ns_ = 1000000000ull;
   std::uint64_t stall_jump_ns_ = 1000;
+  std::uint64_t writes_ = 0;  // note_write() calls: a generation of memory
   RunResult result_;
 };
 

@@ -48,6 +48,11 @@ struct Config {
   // cycles, so the kernel's 65536 spins per clock sample last ~1 ms.
   std::uint64_t relax_ns = 15;
   std::uint64_t max_stall_jump_ns = 1000000;  // cap of one clock jump (1 ms)
+  // When every runnable CPU spins, jump the clock straight to the earliest
+  // deadline a spinner declared (model/clock.h: spin_wait_deadline). False
+  // is the clock of v1 schedules (replay() sets it for them): declarations
+  // are ignored and a waiter spins through its sample interval step by step.
+  bool jump_to_deadlines = true;
 
   StrategyKind strategy = StrategyKind::kRandom;
   int pct_depth = 3;         // PCT: bug depth d (d-1 priority change points)

@@ -9,8 +9,8 @@ KMODEL_NAMESPACE_BEGIN
 
 namespace {
 
-constexpr char kPrefix[] = "v1:";
-constexpr std::size_t kPrefixLen = sizeof(kPrefix) - 1;
+constexpr std::size_t kPrefixLen = 3;  // "v1:", "v2:"
+
 constexpr std::size_t kMaxDecisions = std::size_t{1} << 24;
 
 std::string item_text(const Decision& d) {
@@ -78,7 +78,7 @@ std::string join_with_groups(const std::vector<std::string>& t) {
 
 }  // namespace
 
-std::string encode_schedule(const std::vector<Decision>& decisions) {
+std::string encode_schedule(const std::vector<Decision>& decisions, int version) {
   std::vector<std::string> tokens;
   std::string prev;
   long run = 0;
@@ -98,7 +98,7 @@ std::string encode_schedule(const std::vector<Decision>& decisions) {
     run = 1;
   }
   flush();
-  return absl::StrCat(kPrefix, join_with_groups(tokens));
+  return absl::StrCat("v", version, ":", join_with_groups(tokens));
 }
 
 namespace {
@@ -198,11 +198,22 @@ class ScheduleParser {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text) {
-  if (text.substr(0, kPrefixLen) != kPrefix) {
+absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text, int* version) {
+  const std::string_view prefix = text.substr(0, kPrefixLen);
+  int v = 0;
+  if (prefix == "v1:") v = 1;
+  else if (prefix == "v2:") v = 2;
+  if (v == 0) {
+    const std::size_t colon = text.find(':');
+    if (!text.empty() && text[0] == 'v' && colon != std::string_view::npos && colon < 12) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "schedule version \"", std::string(text.substr(0, colon)),
+          "\" is not known: this build reads v1 (recorded before 2026-12-01) and v2"));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
-        "schedule \"", std::string(text), "\": must start with \"", kPrefix, "\""));
+        "schedule \"", std::string(text), "\": must start with \"v2:\" (or \"v1:\")"));
   }
+  if (version != nullptr) *version = v;
   std::vector<Decision> out;
   std::string_view body = text.substr(kPrefixLen);
   if (body.empty()) return out;

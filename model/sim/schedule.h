@@ -6,9 +6,9 @@
 // fails"). A run is a pure function of its scenario, its configuration and
 // this list, so the list, written as a short string, replays the run exactly.
 //
-// Grammar (version 1):
+// Grammar (versions 1 and 2 share it):
 //
-//   schedule := "v1:" [ element ( "." element )* ]
+//   schedule := ( "v2:" | "v1:" ) [ element ( "." element )* ]
 //   element  := token | "(" element ( "." element )* ")*" count
 //                                          a group repeated count times
 //   token    := item [ "*" count ]        count >= 1 repeats the item
@@ -24,6 +24,15 @@
 // step of CPU 1 and four of CPU 2, a hundred times (the encoder writes any
 // stretch that repeats a group of up to 64 tokens three times or more this
 // way: spin loops and the cycle of a hang stay short).
+//
+// The version names the machine the decisions were recorded on, since the
+// same decisions mean a different run when the machine changes:
+//   v1  the clock before declared deadlines: a waiter spun through its
+//       sample interval step by step (up to 2026-12-01);
+//   v2  the clock jumps to the earliest declared deadline when every CPU
+//       waits (model/clock.h: spin_wait_deadline).
+// The encoder writes v2; replay() runs a v1 schedule on the v1 clock
+// (Config::jump_to_deadlines = false), so old failure files still replay.
 #ifndef KMODEL_MODEL_SIM_SCHEDULE_H_
 #define KMODEL_MODEL_SIM_SCHEDULE_H_
 
@@ -44,13 +53,19 @@ struct Decision {
   bool operator==(const Decision&) const = default;
 };
 
-// Encodes decisions; defaults (no interrupt, choice 0) are left out.
-std::string encode_schedule(const std::vector<Decision>& decisions);
+inline constexpr int kScheduleVersion = 2;  // what encode_schedule writes
 
-// Parses a schedule string. Defaults left out when encoding are not restored
-// here; replay (ReplayStrategy) supplies them when asked. A malformed string
-// is an InvalidArgument error naming the offending token and its position.
-absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text);
+// Encodes decisions; defaults (no interrupt, choice 0) are left out.
+std::string encode_schedule(const std::vector<Decision>& decisions,
+                            int version = kScheduleVersion);
+
+// Parses a schedule string of version 1 or 2 (stored in *version when given).
+// Defaults left out when encoding are not restored here; replay
+// (ReplayStrategy) supplies them when asked. A malformed string, or an
+// unknown version, is an InvalidArgument error naming the offending token
+// and its position, or the version.
+absl::StatusOr<std::vector<Decision>> parse_schedule(std::string_view text,
+                                                     int* version = nullptr);
 
 KMODEL_NAMESPACE_END
 

@@ -190,6 +190,110 @@ TEST_CASE("simulated time jumps while every CPU spins, so timeouts are cheap") {
   CHECK(r.steps < 2000);
 }
 
+namespace {
+// CPU 0 waits for time alone until `until` (declared); CPU 1 waits for CPU
+// 0's flag with smp_cond_load_acquire (a declared wait for a write), or
+// spins `bare_spins` times with a bare cpu_relax() (a bounded spin) and
+// notes the time it saw.
+struct DeadlineRun {
+  u64 start = 0, cpu0_done = 0, cpu1_saw = 0;
+  int wakeups = 0;
+};
+ScenarioFn deadline_scenario(std::shared_ptr<DeadlineRun> out, int bare_spins) {
+  return [out, bare_spins](Scenario& s) {
+    auto flag = std::make_shared<Atomic<int>>(0);
+    out->start = ktime_get_mono_fast_ns();
+    s.on_cpu(0, [out, flag] {
+      const u64 until = out->start + 5 * NSEC_PER_MSEC;
+      while (ktime_get_mono_fast_ns() < until) {
+        out->wakeups += spin_deadline_reached();
+        spin_wait_deadline(until);
+        cpu_relax();
+      }
+      out->cpu0_done = ktime_get_mono_fast_ns();
+      WRITE_ONCE(*flag, 1);
+    });
+    s.on_cpu(1, [out, flag, bare_spins] {
+      if (bare_spins == 0) {
+        smp_cond_load_acquire(flag.get(), [](int v) { return v != 0; });
+      } else {
+        for (int i = 0; i < bare_spins; ++i) cpu_relax();
+      }
+      out->cpu1_saw = ktime_get_mono_fast_ns();
+    });
+  };
+}
+}  // namespace
+
+TEST_CASE("clock: when every CPU waits, it jumps straight to the declared deadline") {
+  auto out = std::make_shared<DeadlineRun>();
+  RandomStrategy strategy(1, 0);
+  RunResult r = run_once(Config{.cpus = 2}, deadline_scenario(out, 0), strategy);
+  INFO(r.report());
+  REQUIRE(r.ok());
+  CHECK(out->cpu0_done >= out->start + 5 * NSEC_PER_MSEC);
+  CHECK(out->cpu0_done < out->start + 5 * NSEC_PER_MSEC + NSEC_PER_USEC);
+  CHECK(out->cpu1_saw >= out->cpu0_done);
+  CHECK(r.steps < 40);
+  // The v1 clock ignores the declaration: 1 us jumps doubling to 1 ms.
+  Config v1{.cpus = 2};
+  v1.jump_to_deadlines = false;
+  RandomStrategy again(1, 0);
+  RunResult old = run_once(v1, deadline_scenario(out, 0), again);
+  REQUIRE(old.ok());
+  CHECK(old.schedule.rfind("v1:", 0) == 0);
+  CHECK(old.steps > r.steps);
+}
+
+TEST_CASE("clock: a bounded spin (bare cpu_relax) is not a wait, so no jump under it") {
+  auto out = std::make_shared<DeadlineRun>();
+  RandomStrategy strategy(1, 0);
+  RunResult r = run_once(Config{.cpus = 2}, deadline_scenario(out, 20), strategy);
+  INFO(r.report());
+  REQUIRE(r.ok());
+  // CPU 1's 20 spins cost their steps and relax_ns, not CPU 0's 5 ms.
+  CHECK(out->cpu1_saw < out->start + NSEC_PER_USEC);
+  // Once CPU 1 has finished, CPU 0 waits alone: the clock jumps for it.
+  CHECK(out->cpu0_done >= out->start + 5 * NSEC_PER_MSEC);
+  CHECK(r.steps < 120);
+}
+
+TEST_CASE("clock: a periodic check is jumped to only if memory changed since the last look") {
+  // A waiter with a 100 ms timeout and a check every 1 ms (rqspinlock's
+  // deadlock checks): alone, nothing changes after its first look, so the
+  // clock goes check, timeout - not 100 checks.
+  struct Out {
+    int checks = 0;
+    u64 end = 0, start = 0;
+  };
+  auto out = std::make_shared<Out>();
+  auto scenario = [out](Scenario& s) {
+    s.on_cpu(0, [out] {
+      out->start = ktime_get_mono_fast_ns();
+      const u64 timeout = out->start + 100 * NSEC_PER_MSEC;
+      u64 last_check = out->start;
+      for (;;) {
+        const u64 now = ktime_get_mono_fast_ns();
+        if (now > timeout) break;
+        if (now > last_check + NSEC_PER_MSEC) {
+          ++out->checks;
+          last_check = now;
+        }
+        spin_wait_deadline(timeout + 1, last_check + NSEC_PER_MSEC + 1);
+        cpu_relax();
+      }
+      out->end = ktime_get_mono_fast_ns();
+    });
+  };
+  RandomStrategy strategy(1, 0);
+  RunResult r = run_once(Config{.cpus = 1}, scenario, strategy);
+  INFO(r.report());
+  REQUIRE(r.ok());
+  CHECK(out->checks == 1);
+  CHECK(out->end > out->start + 100 * NSEC_PER_MSEC);
+  CHECK(r.steps < 20);
+}
+
 TEST_CASE("a CPU that never finishes is reported as a hang") {
   auto scenario = [](Scenario& s) {
     auto x = std::make_shared<Atomic<int>>(0);
@@ -202,7 +306,7 @@ TEST_CASE("a CPU that never finishes is reported as a hang") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.failure->outcome == RunResult::Outcome::kHang);
   CHECK(r.failure->steps == 500);
-  CHECK_THAT(r.report(), Catch::Contains("schedule: v1:"));
+  CHECK_THAT(r.report(), Catch::Contains("schedule: v2:"));
 }
 
 TEST_CASE("bad scenario input is reported, not crashed on") {

@@ -12,18 +12,29 @@ TEST_CASE("encode compresses runs and leaves defaults out") {
   std::vector<Decision> d = {{Kind::kCpu, 0},       {Kind::kInterrupt, 0}, {Kind::kCpu, 0},
                              {Kind::kCpu, 0},       {Kind::kInterrupt, 2}, {Kind::kCpu, 1},
                              {Kind::kChoice, 0},    {Kind::kChoice, 1},    {Kind::kCpu, 12}};
-  CHECK(kmodel::encode_schedule(d) == "v1:0*3.!2.1.?1.12");
-  CHECK(kmodel::encode_schedule({}) == "v1:");
+  CHECK(kmodel::encode_schedule(d) == "v2:0*3.!2.1.?1.12");
+  CHECK(kmodel::encode_schedule({}) == "v2:");
+  CHECK(kmodel::encode_schedule(d, 1) == "v1:0*3.!2.1.?1.12");
 }
 
 TEST_CASE("parse inverts encode, except for the omitted defaults") {
-  auto parsed = kmodel::parse_schedule("v1:0*3.!2.1.?1.12");
+  int version = 0;
+  auto parsed = kmodel::parse_schedule("v2:0*3.!2.1.?1.12", &version);
+  CHECK(version == 2);
   REQUIRE(parsed.ok());
   std::vector<Decision> want = {{Kind::kCpu, 0},   {Kind::kCpu, 0},    {Kind::kCpu, 0},
                                 {Kind::kInterrupt, 2}, {Kind::kCpu, 1}, {Kind::kChoice, 1},
                                 {Kind::kCpu, 12}};
   CHECK(*parsed == want);
-  CHECK(kmodel::encode_schedule(*parsed) == "v1:0*3.!2.1.?1.12");
+  CHECK(kmodel::encode_schedule(*parsed) == "v2:0*3.!2.1.?1.12");
+}
+
+TEST_CASE("schedule: v1 (the clock before declared deadlines) still parses, and says so") {
+  int version = 0;
+  auto parsed = kmodel::parse_schedule("v1:0*3.!2.1.?1.12", &version);
+  REQUIRE(parsed.ok());
+  CHECK(version == 1);
+  CHECK(parsed->size() == 7);
 }
 
 TEST_CASE("malformed schedules are rejected with the token named") {
@@ -31,8 +42,10 @@ TEST_CASE("malformed schedules are rejected with the token named") {
     const char* text;
     const char* needle;
   } cases[] = {
-      {"", "must start with \"v1:\""},
-      {"v2:0", "must start with \"v1:\""},
+      {"", "must start with \"v2:\""},
+      {"0*3", "must start with \"v2:\""},
+      {"v3:0", "schedule version \"v3\" is not known: this build reads v1"},
+      {"v10:0", "schedule version \"v10\" is not known"},
       {"v1:0..1", "token 2 \"\""},
       {"v1:0*0", "repeat count"},
       {"v1:x", "token 1 \"x\""},
@@ -62,7 +75,7 @@ TEST_CASE("schedule: a repeating stretch is written as a group and reads back ex
   d.push_back({Decision::Kind::kInterrupt, 2});
   d.push_back({Decision::Kind::kCpu, 1});
   const std::string text = encode_schedule(d);
-  CHECK(text == "v1:0*3.(1.2*4.3)*1000.!2.1");
+  CHECK(text == "v2:0*3.(1.2*4.3)*1000.!2.1");
   absl::StatusOr<std::vector<Decision>> back = parse_schedule(text);
   REQUIRE(back.ok());
   std::vector<Decision> expected;

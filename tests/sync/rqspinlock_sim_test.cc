@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "model/bug.h"
@@ -102,17 +103,16 @@ TEST_CASE("the 6.18 AA stall is an NMI timeout, and its schedule replays it exac
   CHECK(again->trace == r.failure->trace);
 }
 
-TEST_CASE("at the kernel's cadence a plain AA returns -EDEADLK after milliseconds, not a minute") {
-  // 65536 spins per clock sample (the simulator's default cadence): each
-  // spin costs relax_ns plus its steps, and the clock does not leap per spin
-  // (it once did: -ETIMEDOUT after ~65 s of simulated time).
-  ScopedProfile profile(Profile::kLinux618);
-  struct Out {
-    int ret = 1;
-    u64 waited = 0;
-  };
-  auto out = std::make_shared<Out>();
-  auto aa = [out](Scenario& s) {
+namespace {
+struct AaOut {
+  int ret = 1;
+  u64 waited = 0;
+};
+
+// A task takes a lock and takes it again: AA, at the kernel's cadence (65536
+// spins per clock sample, the simulator's default).
+ScenarioFn plain_aa(std::shared_ptr<AaOut> out) {
+  return [out](Scenario& s) {
     auto lock = std::make_shared<rqspinlock_t>();
     s.on_cpu(0, [lock, out] {
       MODEL_ASSERT(raw_res_spin_lock(lock.get()) == 0, "first acquisition");
@@ -122,14 +122,67 @@ TEST_CASE("at the kernel's cadence a plain AA returns -EDEADLK after millisecond
       raw_res_spin_unlock(lock.get());
     });
   };
+}
+}  // namespace
+
+TEST_CASE("at the kernel's cadence a plain AA returns -EDEADLK at the 1 ms check, in a few steps") {
+  // The waiter declares its next deadlock check (1 ms after its first clock
+  // sample) and its timeout; alone and spinning, the clock jumps straight to
+  // the check. It once took 65536 spins (2.3 ms, 131 000 steps), and before
+  // that a clock leap per spin (-ETIMEDOUT after ~65 s).
+  ScopedProfile profile(Profile::kLinux618);
+  auto out = std::make_shared<AaOut>();
   const Config config{.cpus = 1, .iterations = 1, .max_steps = 2000000};
-  CheckResult r = check(config, aa);
+  CheckResult r = check(config, plain_aa(out));
   INFO(r.report() << "waited " << out->waited << " ns");
   REQUIRE(r.ok());
   CHECK(out->ret == -EDEADLK);
-  CHECK(out->waited >= NSEC_PER_MSEC);
-  CHECK(out->waited <= 5 * NSEC_PER_MSEC);
-  std::fprintf(stderr, "kernel-cadence AA: -EDEADLK after %llu ns, %llu steps\n",
+  CHECK(out->waited > NSEC_PER_MSEC);
+  CHECK(out->waited < NSEC_PER_MSEC + 10 * NSEC_PER_USEC);
+  CHECK(r.total_steps < 100);
+  std::fprintf(stderr, "kernel-cadence AA (6.18): -EDEADLK after %llu ns, %llu steps\n",
                static_cast<unsigned long long>(out->waited),
                static_cast<unsigned long long>(r.total_steps));
+}
+
+TEST_CASE("at the kernel's cadence mainline reports the AA at once") {
+  ScopedProfile profile(Profile::kMainline);
+  auto out = std::make_shared<AaOut>();
+  CheckResult r = check(Config{.cpus = 1, .iterations = 1}, plain_aa(out));
+  INFO(r.report());
+  REQUIRE(r.ok());
+  CHECK(out->ret == -EDEADLK);
+  CHECK(out->waited < 10 * NSEC_PER_USEC);
+}
+
+TEST_CASE("a v1 schedule replays on the v1 clock: the AA after 65536 spins, exactly as recorded") {
+  ScopedProfile profile(Profile::kLinux618);
+  auto out = std::make_shared<AaOut>();
+  Config v1_clock{.cpus = 1, .iterations = 1, .max_steps = 2000000};
+  v1_clock.jump_to_deadlines = false;
+  RandomStrategy random(1, 0);
+  const RunResult recorded = run_once(v1_clock, plain_aa(out), random);
+  REQUIRE(recorded.ok());
+  REQUIRE(recorded.schedule.rfind("v1:", 0) == 0);
+  const u64 waited_v1 = out->waited;
+  CHECK(out->ret == -EDEADLK);
+  CHECK(waited_v1 > 2 * NSEC_PER_MSEC);  // 65536 spins of 35 ns
+  CHECK(recorded.steps > 100000);
+  // replay() under today's default configuration sees "v1:" and runs the
+  // old clock: same steps, same trace, same wait.
+  *out = AaOut{};
+  auto again = replay(Config{.cpus = 1, .max_steps = 2000000}, plain_aa(out), recorded.schedule);
+  REQUIRE(again.ok());
+  INFO(again->summary());
+  CHECK(again->ok());
+  CHECK(again->steps == recorded.steps);
+  CHECK(again->trace == recorded.trace);
+  CHECK(again->schedule == recorded.schedule);
+  CHECK(out->waited == waited_v1);
+  // The same decisions read as v2 no longer fit: the run ends early.
+  std::string as_v2 = recorded.schedule;
+  as_v2[1] = '2';
+  auto misread = replay(Config{.cpus = 1, .max_steps = 2000000}, plain_aa(out), as_v2);
+  REQUIRE(misread.ok());
+  CHECK(misread->outcome == RunResult::Outcome::kDivergence);
 }
