@@ -110,7 +110,8 @@ commands:
       flags: --strategy --iterations --time_budget --seed --cpus --profile
              --shard --json --trace-out --failures-dir --verbose --quiet
   streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
-      re-runs one schedule string ('v1:...') exactly, printing the per-CPU
+      re-runs one schedule string ('v2:...'; 'v1:...' on the old clock)
+      exactly, printing the per-CPU
       timeline; exit 0 if the run passes, 1 if it fails. @FILE reads the
       schedule from a file (a failure file of `run`, or a --json report:
       the failure of SCENARIO's entry, with its profile and CPU count);

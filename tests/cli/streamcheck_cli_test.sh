@@ -75,6 +75,12 @@ expect_exit 2 "unknown command" -- frobnicate
 # Replay: a malformed schedule or unknown scenario is a usage error.
 scenario=$("$bin" list | awk '/^llist\// { print $1; exit }')
 expect_exit 2 "replay bad schedule" -- replay "$scenario" 'v1:zz'
+expect_exit 2 "replay a schedule of an unknown version" -- replay "$scenario" 'v3:0'
+expect_stderr 'schedule version "v3" is not known: this build reads v1'
+# A v1 schedule (recorded before declared deadlines) is still read, never
+# refused for its version (tests/sync:rqspinlock_sim_test replays one exactly).
+"$bin" replay "$scenario" 'v1:0' >"$tmp/out" 2>"$tmp/err"
+grep -q 'version' "$tmp/err" && fail "a v1 schedule was refused for its version: $(cat "$tmp/err")"
 # Usage errors exit 2 and name the input (issue 13): never 1, never ignored.
 for flag in iterations seed profile strategy time-budget cpus shard json failures-dir; do
   expect_exit 2 "--$flag without its value" -- run 'llist/d*' "--$flag"
