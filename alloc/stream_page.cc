@@ -64,8 +64,11 @@ void debug_page_free(const bpf_stream_page* page) {
         __FILE__, __LINE__,
         "bpf_stream_page freed while " + std::to_string(it->second) +
             " element(s) still in it");
+  // The model's own check, not the kernel's code: it looks at every CPU's
+  // slot while those CPUs run (exact here, the machine being sequentially
+  // consistent), so it is no access of the program's (data_race).
   for (int cpu = 0; cpu < NR_CPUS; ++cpu) {
-    if (plain_read(*per_cpu_ptr(&stream_pcpu_page, cpu)) == page)
+    if (data_race(*per_cpu_ptr(&stream_pcpu_page, cpu)) == page)
       internal::invariant_failed(
           __FILE__, __LINE__,
           "bpf_stream_page freed while it is CPU " + std::to_string(cpu) + "'s current page");

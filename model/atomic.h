@@ -17,6 +17,9 @@
 //     smp_cond_load_acquire / _relaxed,
 //     atomic_cond_read_acquire / _relaxed ........... spin (cpu_relax) until
 //                                                     the predicate holds
+//     plain_read / plain_write ...................... the kernel's plain C
+//                                                     access (race-checked)
+//     data_race(x) .................................. a read racy on purpose
 //
 //   atomic_t, atomic_long_t and atomic64_t are Atomic<int>, Atomic<long> and
 //   Atomic<s64>; their atomic_* functions take a pointer, as in the kernel.
@@ -149,6 +152,15 @@ template <typename T>
 inline void plain_write(Atomic<T>& a, internal::Value<T> v) {
   internal::plain_access(&a, true);
   a.raw().store(v, std::memory_order_relaxed);
+}
+
+// The kernel's data_race(x) around a plain read: a racy read on purpose
+// (statistics, diagnostics, the model's own invariant checks) that KCSAN is
+// told to ignore. Not a scheduling point, and the simulator's race detector
+// (Config::check_races) does not count it either way.
+template <typename T>
+inline T data_race(const Atomic<T>& a) {
+  return a.raw().load(std::memory_order_relaxed);
 }
 
 // ---- Fences ----------------------------------------------------------------

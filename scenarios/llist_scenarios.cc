@@ -94,16 +94,22 @@ struct Shared {
 };
 
 // Writer w pushes its nodes: singly, and the last three as one batch.
-void push_all(Shared& sh, int w) {
+// `as_owner` (seeded misuse only) uses __llist_add/__llist_add_batch, the
+// variants for a list only the caller can reach.
+void push_all(Shared& sh, int w, bool as_owner = false) {
   auto& v = sh.items[static_cast<std::size_t>(w)];
   const int n = sh.per_writer;
   sh.pushed[static_cast<std::size_t>(w)] = 1;
   sh.adding[static_cast<std::size_t>(w)] = 1;
-  for (int s = 0; s + 3 < n; ++s) llist_add(&v[s].node, &sh.head);
+  for (int s = 0; s + 3 < n; ++s) {
+    if (as_owner) __llist_add(&v[s].node, &sh.head);
+    else llist_add(&v[s].node, &sh.head);
+  }
   // A batch is linked newest-first, like the list itself.
   plain_write(v[n - 1].node.next, &v[n - 2].node);
   plain_write(v[n - 2].node.next, &v[n - 3].node);
-  llist_add_batch(&v[n - 1].node, &v[n - 3].node, &sh.head);
+  if (as_owner) __llist_add_batch(&v[n - 1].node, &v[n - 3].node, &sh.head);
+  else llist_add_batch(&v[n - 1].node, &v[n - 3].node, &sh.head);
   sh.adding[static_cast<std::size_t>(w)] = 0;
 }
 
@@ -227,7 +233,39 @@ void bug_missing_reverse(Scenario& s) {
   });
 }
 
+void bug_plain_add_in_nmi(Scenario& s) {
+  // Broken on purpose: an NMI on CPU 1 pushes with __llist_add_batch, as if
+  // the list were its own, while CPUs 0 and 1 push with llist_add_batch.
+  // Its plain read and write of head->first race with the others' cmpxchg;
+  // the lost node that race allows needs a CPU's cmpxchg between the NMI's
+  // read and write, which plain accesses (no scheduling points) never get
+  // here, so only the race detector can see this misuse.
+  auto sh = std::make_shared<Shared>(3, 4);
+  s.on_cpu(0, [sh] { push_all(*sh, 0); });
+  s.on_cpu(1, [sh] { push_all(*sh, 1); });
+  s.nmi(1, [sh] { push_all(*sh, 2, /*as_owner=*/true); });
+  s.at_end([sh] {
+    sh->drain_all();
+    sh->assert_all_consumed_once();
+  });
+}
+
 namespace {
+const ScenarioRegistrar kPlainAddInNmi({
+    "llist/bug_plain_add_in_nmi",
+    "seeded misuse: an NMI adds with __llist_add_batch to a list other CPUs add to "
+    "(a data race the random walk never turns into a lost node)",
+    Config{.cpus = 2, .iterations = 2000},
+    bug_plain_add_in_nmi,
+    // The NMI's plain access of head->first against another CPU's cmpxchg
+    // of it, in either order.
+    {{Profile::kLinux618,
+      expect_violation_matching(FailureKind::kRace,
+                                "data race on object #[0-9]+: (plain (read|write) by CPU 1 "
+                                "\\((load|store), level 3\\) unordered with a marked write "
+                                "by CPU 0|marked write by CPU 0 .*unordered with a plain "
+                                "(read|write) by CPU 1)")}},
+});
 const ScenarioRegistrar kLostUpdate({
     "llist/bug_add_batch_lost_update",
     "seeded bug: llist_add_batch without compare-and-swap loses a concurrent add",
@@ -262,8 +300,14 @@ const ScenarioRegistrar kTwoDelFirst({
     "seeded misuse: two concurrent llist_del_first consumers (ABA) must be caught",
     Config{.cpus = 2, .iterations = 5000},
     two_del_first_consumers,
+    // Found first as the data race the ABA rides on: CPU 1 re-adds a node
+    // (llist_add's plain store of its next) while CPU 0's llist_del_first
+    // reads that next (READ_ONCE), with no order between them; the lost or
+    // doubled node ("is both consumed and on the list") comes later.
     {{Profile::kLinux618,
-      expect_violation(FailureKind::kAssertion, "is both consumed and on the list")}},
+      expect_violation_matching(FailureKind::kRace,
+                                "data race on object #[0-9]+: (plain write by CPU 1 .*marked "
+                                "read by CPU 0|marked read by CPU 0 .*plain write by CPU 1)")}},
 });
 }  // namespace
 

@@ -17,6 +17,7 @@ void two_del_first_consumers(Scenario& s);
 // Seeded bugs (broken variants that exist only in scenarios/).
 void bug_add_batch_lost_update(Scenario& s);
 void bug_missing_reverse(Scenario& s);
+void bug_plain_add_in_nmi(Scenario& s);
 
 }  // namespace llist_scenarios
 KMODEL_NAMESPACE_END

@@ -69,11 +69,9 @@ struct Config {
   std::uint64_t determinism_every = 64;  // replay every k-th run and compare (0: off)
   bool check_leaks = true;               // tracked model memory freed by the end
   // Data races on plain accesses (plain_read/plain_write) against other
-  // CPUs' accesses, by vector clocks. Off by default for now: on, it flags
-  // plain reads in alloc/ racing with other CPUs' marked writes (PCT,
-  // alloc/nmi_reentry and alloc/page_alloc_failure), which wait for a look
-  // by the allocator's owner (docs/checker.md, "Races").
-  bool check_races = false;
+  // CPUs' accesses, by vector clocks (docs/checker.md, "Races"). On for the
+  // whole catalogue under every strategy; data_race() reads are exempt.
+  bool check_races = true;
   // Fair scheduling of spin loops (CHESS): after a CPU's cpu_relax(), every
   // CPU runnable at that moment steps before the spinner steps again. Off
   // only to show the unfair schedules it removes.

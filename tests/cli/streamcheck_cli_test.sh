@@ -178,9 +178,9 @@ fi
 # prints only what did not meet its expectation, and the summary.
 expect_exit 0 "default output" -- run 'llist/bug_*' --failures-dir="$tmp/quietfails"
 grep -q "replay:" "$tmp/out" && fail "the default output prints replay commands of expected findings"
-[ "$(grep -c '^ok ' "$tmp/out")" -eq 3 ] || fail "want 3 verdict lines: $(cat "$tmp/out")"
+[ "$(grep -c '^ok ' "$tmp/out")" -eq 4 ] || fail "want 4 verdict lines: $(cat "$tmp/out")"
 grep -q "seed 1, " "$tmp/out" || fail "a verdict line lacks its seed: $(cat "$tmp/out")"
-expect_stdout "schedules of the 3 expected findings are in $tmp/quietfails"
+expect_stdout "schedules of the 4 expected findings are in $tmp/quietfails"
 ls "$tmp"/quietfails/failure-llist_bug_*.txt >/dev/null 2>&1 || fail "no failure files written"
 expect_exit 0 "--quiet" -- run 'llist/*' --quiet
 grep -q '^ok ' "$tmp/out" && fail "--quiet printed a met check: $(cat "$tmp/out")"

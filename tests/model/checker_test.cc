@@ -368,6 +368,29 @@ TEST_CASE("a hang is shrunk to a short prefix and a cycle (lasso), and replays")
   CHECK(again->decisions == r.failure->decisions);
 }
 
+TEST_CASE("races: data_race() is a read racy on purpose; plain_read of the same is a race") {
+  // CPU 0 publishes with WRITE_ONCE; CPU 1 peeks at it without any order.
+  auto peek = [](bool marked_racy) {
+    return [marked_racy](Scenario& s) {
+      auto x = std::make_shared<Atomic<int>>(0);
+      s.on_cpu(0, [x] { WRITE_ONCE(*x, 1); });
+      s.on_cpu(1, [x, marked_racy] {
+        READ_ONCE(*x);  // a scheduling point before and after the peek
+        const int v = marked_racy ? data_race(*x) : plain_read(*x);
+        (void)v;
+        READ_ONCE(*x);
+      });
+    };
+  };
+  Config config{.cpus = 2, .iterations = 200};
+  REQUIRE(config.check_races);  // on by default
+  CHECK(check_expecting(config, peek(true), expect_pass()).met);
+  const Verdict v = check_expecting(config, peek(false),
+                                    expect_violation(FailureKind::kRace, "plain read by CPU 1"));
+  INFO(v.got);
+  CHECK(v.met);
+}
+
 TEST_CASE("races: an NMI's __llist_add against another CPU's llist_add is a data race") {
   // __llist_add is for a list only its caller touches; here CPU 1 adds to
   // the same list with llist_add while an NMI on CPU 0 uses __llist_add.

@@ -24,18 +24,42 @@ TEST_CASE("a single del_first consumer is safe against adders") {
 }
 
 TEST_CASE("two concurrent del_first consumers are caught, and the schedule replays it") {
-  Config config{.cpus = 2, .seed = 1, .iterations = 20000};
-  CheckResult r = check(config, llist_scenarios::two_del_first_consumers);
-  REQUIRE_FALSE(r.ok());
-  INFO(r.report());
-  CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
-  CHECK_THAT(r.failure->message, Catch::Contains("both consumed and on the list"));
+  // With race checking (the default) the misuse shows first as the data
+  // race the ABA rides on; without it, as the ABA's doubled node.
+  for (const bool races : {true, false}) {
+    Config config{.cpus = 2, .seed = 1, .iterations = 20000, .check_races = races};
+    CheckResult r = check(config, llist_scenarios::two_del_first_consumers);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.report());
+    CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
+    if (races) {
+      CHECK(r.failure->kind == FailureKind::kRace);
+      CHECK_THAT(r.failure->message, Catch::Contains("data race on object"));
+    } else {
+      CHECK(r.failure->kind == FailureKind::kAssertion);
+      CHECK_THAT(r.failure->message, Catch::Contains("both consumed and on the list"));
+    }
+    auto again = replay(config, llist_scenarios::two_del_first_consumers, r.failure->schedule);
+    REQUIRE(again.ok());
+    CHECK(again->outcome == r.failure->outcome);
+    CHECK(again->message == r.failure->message);
+    CHECK(again->trace == r.failure->trace);
+  }
+}
 
-  auto again = replay(config, llist_scenarios::two_del_first_consumers, r.failure->schedule);
-  REQUIRE(again.ok());
-  CHECK(again->outcome == r.failure->outcome);
-  CHECK(again->message == r.failure->message);
-  CHECK(again->trace == r.failure->trace);
+TEST_CASE("an NMI's __llist_add_batch on a shared list is found only as a data race") {
+  // Plain accesses are no scheduling points, so no interleaving loses a
+  // node: without race checking the misuse passes every run.
+  Config config{.cpus = 2, .seed = 1, .iterations = 2000, .interrupt_probability = 0.2};
+  const Verdict v = check_expecting(config, llist_scenarios::bug_plain_add_in_nmi,
+                                    expect_violation(FailureKind::kRace, "data race on object"));
+  INFO(v.got << "\n" << v.result.report());
+  CHECK(v.met);
+  config.check_races = false;
+  CheckResult quiet = check(config, llist_scenarios::bug_plain_add_in_nmi);
+  INFO(quiet.report());
+  CHECK(quiet.ok());
+  CHECK(quiet.runs == 2000);
 }
 
 TEST_CASE("replaying a passing run's schedule reproduces its trace exactly") {
