@@ -347,17 +347,7 @@ int resilient_queued_spin_lock_slowpath(rqspinlock_t* lock, u32 val) {
   rqspinlock_timeout ts;
   // An in-flight pending->locked handover (0,1,0 -> 0,0,1): give it a
   // bounded number of spins before treating it as contention.
-  // (The kernel's atomic_cond_read_relaxed with a counting predicate; here
-  // a bounded spin with a bare cpu_relax(), so the simulator never takes it
-  // for a wait and jumps the clock under it - model/atomic.h.)
-  if (val == _Q_PENDING_VAL) {
-    int cnt = _Q_PENDING_LOOPS;
-    for (;;) {
-      val = atomic_read(&lock->val);
-      if (val != _Q_PENDING_VAL || !cnt--) break;
-      cpu_relax();
-    }
-  }
+  if (val == _Q_PENDING_VAL) val = queued_spin_pending_loops(lock);
   if (!(val & ~_Q_LOCKED_MASK)) {
     // trylock || pending: 0,0,* -> 0,1,*
     val = queued_fetch_set_pending_acquire(lock);

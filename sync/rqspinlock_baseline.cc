@@ -66,11 +66,7 @@ void queue_slowpath(qspinlock* lock) {
 }  // namespace
 
 void queued_spin_lock_slowpath(qspinlock* lock, u32 val) {
-  if (val == _Q_PENDING_VAL) {
-    int cnt = _Q_PENDING_LOOPS;
-    val = atomic_cond_read_relaxed(&lock->val,
-                                   [&](u32 v) { return v != _Q_PENDING_VAL || !cnt--; });
-  }
+  if (val == _Q_PENDING_VAL) val = queued_spin_pending_loops(lock);
   if (!(val & ~_Q_LOCKED_MASK)) {
     val = queued_fetch_set_pending_acquire(lock);
     if (!(val & ~_Q_LOCKED_MASK)) return pending_wait(lock, val);

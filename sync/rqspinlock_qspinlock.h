@@ -150,6 +150,20 @@ inline bool queued_spin_trylock(qspinlock* lock) {
   return atomic_try_cmpxchg_acquire(&lock->val, &val, _Q_LOCKED_VAL);
 }
 
+// An in-flight pending->locked handover (0,1,0 -> 0,0,1): re-read the word
+// up to _Q_PENDING_LOOPS more times for it to complete; returns the last
+// value read. The kernel's atomic_cond_read_relaxed with a counting
+// predicate; here a bounded spin with a bare cpu_relax(), so the simulator
+// never takes it for a wait (model/atomic.h) and jumps the clock under it.
+inline u32 queued_spin_pending_loops(qspinlock* lock) {
+  int cnt = _Q_PENDING_LOOPS;
+  for (;;) {
+    const u32 val = atomic_read(&lock->val);
+    if (val != _Q_PENDING_VAL || !cnt--) return val;
+    cpu_relax();
+  }
+}
+
 // smp_store_release(&lock->locked, 0): *,*,1 -> *,*,0.
 inline void queued_spin_release(qspinlock* lock) {
   atomic_fetch_andnot_release<u32>(_Q_LOCKED_MASK, &lock->val);

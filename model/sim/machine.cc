@@ -236,6 +236,7 @@ void Machine::step_loop() {
       return;
     }
     maybe_jump_clock(runnable, runnable_mask);
+    if (config_.jump_to_deadlines && certain_deadlock(runnable_mask)) return;
     try {
       Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(choices, last_cpu)]];
       last_cpu = cpu.id;
@@ -316,6 +317,28 @@ bool Machine::jump_to_deadline(std::uint64_t live_mask) {
     c.deadline_reached = c.awake = true;
     if (d == c.check_ns) c.woken_at_writes = writes_;  // woken to look at memory
   }
+  return true;
+}
+
+// A hang seen in the state rather than after max_steps: every live CPU
+// spins in a declared wait for a write (smp_cond_load_*), nobody wrote since,
+// no deadline is declared and no interrupt can be delivered to any of them.
+// Their predicates see the same memory forever, so no step can ever change
+// anything: the run fails now, with the schedule up to this point.
+bool Machine::certain_deadlock(std::uint64_t live_mask) {
+  std::string who;
+  for (int i = 0; i < config_.cpus; ++i) {
+    if (!(live_mask & (std::uint64_t{1} << i))) continue;
+    const Cpu& c = cpus_[i];
+    if (!c.relaxed || !c.waiting || c.awake || c.deadline_ns != 0 || c.check_ns != 0) return false;
+    if (!deliverable_interrupts(c).empty()) return false;
+    absl::StrAppend(&who, who.empty() ? "" : ", ", i);
+  }
+  fail(RunResult::Outcome::kHang, FailureKind::kHang,
+       absl::StrCat("no completion: deadlock after ", result_.steps,
+                    " steps - CPUs ", who, " each wait for a write that no CPU can make "
+                    "(all spin in smp_cond_load_*, nothing written since, no deadline "
+                    "declared, no interrupt left to deliver)"));
   return true;
 }
 

@@ -15,7 +15,8 @@
 // (spin_wait_deadline), waking that spinner; with no deadline declared, a
 // jump of 1 us, doubling up to max_stall_jump_ns, once every spinner has
 // read the clock. So timeouts are reached in few steps. A run that takes more
-// than max_steps is a hang.
+// than max_steps is a hang; so is, at once, a state in which every CPU waits
+// for a write no CPU can make (no deadline, no interrupt left).
 //
 // Failures (MODEL_ASSERT/WARN_ON, an exception escaping a body, a hang, a
 // replay divergence) end the run: the other CPUs are unwound, and the result
@@ -131,6 +132,7 @@ class Machine {
   std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
   void maybe_jump_clock(const std::vector<int>& runnable, std::uint64_t live_mask);
   bool jump_to_deadline(std::uint64_t live_mask);
+  bool certain_deadlock(std::uint64_t live_mask);
   void fail(RunResult::Outcome outcome, FailureKind kind, std::string message);
   void unwind_all();
   void run_end_checks();

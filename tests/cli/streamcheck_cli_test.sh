@@ -210,12 +210,12 @@ expect_exit 0 "failure files" -- run 'rqspinlock/hardirq_same_lock_irqs_on' --pr
   --failures-dir="$tmp/fails" --json="$tmp/hang.json"
 file=$(ls "$tmp"/fails/failure-rqspinlock_hardirq_same_lock_irqs_on-seed-*.txt 2>/dev/null | head -1)
 [ -n "$file" ] || fail "run wrote no failure file: $(cat "$tmp/out")"
-expect_stdout "lasso: after a prefix of"
+expect_stdout "no completion: deadlock after"
 expect_stdout "wait-for:"
 expect_exit 1 "replay @FILE" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$file" --profile=seed
-expect_stdout "hang: no completion within"
+expect_stdout "hang: no completion: deadlock after"
 expect_exit 1 "replay -" -- replay rqspinlock/hardirq_same_lock_irqs_on - --profile=seed <"$file"
-expect_stdout "hang: no completion within"
+expect_stdout "hang: no completion: deadlock after"
 expect_exit 1 "replay @report.json" -- replay rqspinlock/hardirq_same_lock_irqs_on "@$tmp/hang.json"
 expect_stdout "under seed: hang"
 expect_exit 2 "replay @report.json without that failure" -- replay rqspinlock/abba "@$tmp/hang.json"

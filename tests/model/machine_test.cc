@@ -294,6 +294,46 @@ TEST_CASE("clock: a periodic check is jumped to only if memory changed since the
   CHECK(r.steps < 20);
 }
 
+TEST_CASE("hang: CPUs that all wait for a write nobody can make are a deadlock at once") {
+  // Each waits for the other's flag in smp_cond_load_acquire (a declared
+  // wait): no step can change anything, so the run fails right there
+  // rather than after max_steps.
+  auto deadlock = [](bool nmi) {
+    return [nmi](Scenario& s) {
+      auto a = std::make_shared<Atomic<int>>(0);
+      auto b = std::make_shared<Atomic<int>>(0);
+      s.on_cpu(0, [a, b] {
+        smp_cond_load_acquire(b.get(), [](int v) { return v != 0; });
+        WRITE_ONCE(*a, 1);
+      });
+      s.on_cpu(1, [a, b] {
+        smp_cond_load_acquire(a.get(), [](int v) { return v != 0; });
+        WRITE_ONCE(*b, 1);
+      });
+      // An NMI that could still come (and write) makes it no certainty.
+      if (nmi) s.nmi(0, [b] { WRITE_ONCE(*b, 1); });
+    };
+  };
+  RandomStrategy strategy(1, 0);
+  RunResult r = run_once(Config{.cpus = 2, .max_steps = 5000}, deadlock(false), strategy);
+  INFO(r.report());
+  CHECK(r.kind == FailureKind::kHang);
+  CHECK_THAT(r.message, Catch::Contains("no completion: deadlock after"));
+  CHECK_THAT(r.message, Catch::Contains("CPUs 0, 1 each wait for a write"));
+  CHECK(r.steps < 20);
+  // On the v1 machine (and with an interrupt left) only max_steps tells.
+  Config v1{.cpus = 2, .max_steps = 5000};
+  v1.jump_to_deadlines = false;
+  RandomStrategy again(1, 0);
+  RunResult old = run_once(v1, deadlock(false), again);
+  CHECK(old.kind == FailureKind::kHang);
+  CHECK(old.steps == 5000);
+  RandomStrategy no_nmi_yet(1, 0);  // probability 0: the NMI never comes
+  RunResult pending = run_once(Config{.cpus = 2, .max_steps = 5000}, deadlock(true), no_nmi_yet);
+  CHECK(pending.kind == FailureKind::kHang);
+  CHECK(pending.steps == 5000);
+}
+
 TEST_CASE("a CPU that never finishes is reported as a hang") {
   auto scenario = [](Scenario& s) {
     auto x = std::make_shared<Atomic<int>>(0);
