@@ -123,9 +123,12 @@ extern PerCpu<rqspinlock_held> rqspinlock_held_locks;
 // of them could outlast the timeout and turn an AA into -ETIMEDOUT on a busy
 // machine; the native default therefore samples at every yield, which keeps
 // the kernel's time behaviour (deadlock checks at most once per ms after the
-// first, timeouts at their bounds). The simulator keeps the kernel's count;
-// its scenarios set spins_per_clock_sample = 1 so a timeout takes a few
-// hundred steps. Set while no CPU runs; reset with the machine state.
+// first, timeouts at their bounds). The simulator keeps the kernel's count,
+// and each wait declares its timeout and next check (model/clock.h,
+// spin_wait_deadline): when every CPU waits, the clock jumps there and the
+// wait samples at once. Catalogue scenarios still set spins_per_clock_sample
+// = 1 (a sample per spin). Set while no CPU runs; reset with the machine
+// state.
 inline constexpr u32 RES_KERNEL_SPINS_PER_CLOCK_SAMPLE = 65536;
 struct rqspinlock_cadence {
   u32 spins_per_clock_sample = KMODEL_IS_SIM ? RES_KERNEL_SPINS_PER_CLOCK_SAMPLE
