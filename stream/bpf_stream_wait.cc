@@ -17,6 +17,9 @@ void reset_irq_work() {
 }
 const MachineStateReset kReset(&reset_irq_work);
 
+// The CPU's irq_work interrupt runs the list (model/cpu.h).
+const bool kHandlerSet = (set_irq_work_interrupt_handler(&irq_work_run), true);
+
 }  // namespace
 
 void init_irq_work(irq_work* work, irq_work_func_t func) {
@@ -33,7 +36,9 @@ bool irq_work_queue(irq_work* work) {
     if (old != IRQ_WORK_BUSY || !try_cmpxchg(&work->flags, &old, IRQ_WORK_PENDING | IRQ_WORK_BUSY))
       return false;
   }
-  llist_add(&work->node, this_cpu_ptr(&g_irq_work_list));
+  // The first work on an empty list raises the CPU's irq_work interrupt;
+  // later ones ride on it.
+  if (llist_add(&work->node, this_cpu_ptr(&g_irq_work_list))) arch_irq_work_raise();
   return true;
 }
 
@@ -54,10 +59,10 @@ void irq_work_run() {
 }
 
 void irq_work_sync(irq_work* work) {
-  // Spinning with irqs on in task context takes this CPU's irq_work
-  // interrupt, so a work queued here runs (the kernel's would too).
+  // Spinning with irqs on takes this CPU's irq_work interrupt, so a work
+  // queued here runs (the kernel's would too).
   while (atomic_read_acquire(&work->flags) != 0) {
-    if (in_task() && !irqs_disabled()) irq_work_run();
+    irq_work_interrupt_point();
     cpu_relax();
   }
 }
@@ -103,12 +108,11 @@ void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait) {
 }
 
 void wait_woken(wait_queue_entry* wait) {
-  // A sleeping CPU still takes interrupts: a notification queued on this
-  // CPU (by an NMI that interrupted the reader) runs while it waits.
-  while (atomic_read_acquire(&wait->woken) == 0) {
-    if (in_task() && !irqs_disabled()) irq_work_run();
-    cpu_relax();
-  }
+  // The task is off its CPU until woken; the idle CPU takes interrupts, so
+  // a notification queued on it (an NMI or hardirq that wrote while the
+  // reader slept) runs there and wakes this very sleeper (model/cpu.h).
+  TaskAsleep asleep;
+  while (atomic_read_acquire(&wait->woken) == 0) schedule();
 }
 
 void finish_wait(wait_queue_head* wq, wait_queue_entry* wait) {
