@@ -1,10 +1,11 @@
 // scenarios/stream_next_scenarios.cc: see stream_next_scenarios.h.
 //
 // Each scenario loads its program and opens a stream fd in setup; writers
-// are model code on a CPU (bpf_stream_push_str, as the kfunc's tail) and run
-// the CPU's irq_work afterwards, the "later step of the same CPU" where the
-// kernel takes the irq_work interrupt. The end check closes every fd and
-// drains the allocators: the machine's leak check follows.
+// are model code on a CPU (bpf_stream_push_str, as the kfunc's tail). Their
+// notification runs where the simulator delivers the CPU's irq_work
+// interrupt (model/cpu.h): at the writer CPU's next step with irqs on, or
+// when its body ends; no scenario runs it by hand. The end check closes
+// every fd and drains the allocators: the machine's leak check follows.
 #include "scenarios/stream_next_scenarios.h"
 
 #include <algorithm>
@@ -118,7 +119,6 @@ void lost_wakeup(Scenario& s, int ctx, StreamFdSeededBug bug) {
       InterruptContext in(static_cast<IrqKind>(ctx));
       st->write("xyz");
     }
-    irq_work_run();  // the CPU's irq_work interrupt, after the writer's context
   });
   s.at_end([st] {
     MODEL_ASSERT(st->text == "abxyz", absl::StrCat("reader got \"", st->text, "\""));
@@ -163,7 +163,6 @@ void nmi_on_reader_cpu(Scenario& s) {
   });
   s.on_cpu(1, [st] {
     st->write("cd!");
-    irq_work_run();
   });
   s.at_end([st, nmi_wrote] {
     check_readable_equals_unread(st->stream, "at the end");
@@ -179,6 +178,49 @@ void nmi_on_reader_cpu(Scenario& s) {
   });
 }
 
+namespace {
+
+// The reader on CPU 1 blocks on an empty stream; the only writer is an
+// interrupt on CPU 1 itself. When it arrives while the reader sleeps, the CPU
+// is idle: the handler's notification runs there after it (the irq_work
+// interrupt) and must wake the reader.
+void irq_writer_on_sleeping_reader(Scenario& s, IrqKind kind, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);  // blocking, empty
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  const int asleep = s.goal(absl::StrCat("the ", irq_kind_name(kind),
+                                         " wrote while the reader slept on the wait queue "
+                                         "(its CPU idle)"));
+  s.on_cpu(1, [st] {
+    while (st->text.size() < 3) {
+      const int n = st->read(8);
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  auto handler = [st, asleep] {
+    if (cpu_is_idle()) reached(asleep);
+    st->write("xyz");
+  };
+  if (kind == IrqKind::kNmi) s.nmi(1, handler);
+  else s.hardirq(1, handler);
+  s.at_end([st] {
+    MODEL_ASSERT(st->text == "xyz", absl::StrCat("reader got \"", st->text, "\""));
+    check_readable_equals_unread(st->stream, "at the end");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void nmi_writes_while_reader_asleep(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kNmi, StreamFdSeededBug::kNone);
+}
+void hardirq_writes_while_reader_asleep(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kHardirq, StreamFdSeededBug::kNone);
+}
+void nmi_writes_while_reader_asleep_check_before_register(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kNmi, StreamFdSeededBug::kCheckBeforeRegister);
+}
+
 void eof_when_dead_and_drained(Scenario& s) {
   auto st = std::make_shared<State>(0);
   auto written = std::make_shared<std::string>();
@@ -189,7 +231,6 @@ void eof_when_dead_and_drained(Scenario& s) {
     *written = "12345";
     // The program dies: its last fd closes; the stream fd keeps the stream.
     MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->prog_fd) == 0, "closing the prog fd");
-    irq_work_run();
   });
   s.on_cpu(0, [st, hup] {
     for (;;) {
@@ -223,7 +264,6 @@ void nonblock_eagain(Scenario& s) {
       st->write(cpu == 1 ? "a1" : "b22");
       st->check_readable_sane("after a write");
       st->write(cpu == 1 ? "a3" : "b4");
-      irq_work_run();
     });
   }
   s.on_cpu(0, [st, eagain, got] {
@@ -314,6 +354,32 @@ const ScenarioRegistrar kNmiOnReaderCpu({
     .config = {.cpus = 2, .iterations = 300, .interrupt_probability = 0.2},
     .scenario = nmi_on_reader_cpu,
     .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kNmiWritesWhileReaderAsleep({
+    .name = "stream_next/nmi_writes_while_reader_asleep",
+    .description = "the reader sleeps on an empty stream; the only writer is an NMI on the "
+                   "reader's own idle CPU: its irq_work runs there after the NMI and wakes it",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = nmi_writes_while_reader_asleep,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kHardirqWritesWhileReaderAsleep({
+    .name = "stream_next/hardirq_writes_while_reader_asleep",
+    .description = "as nmi_writes_while_reader_asleep with a hardirq writer",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = hardirq_writes_while_reader_asleep,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededCheckBeforeRegisterNmi({
+    .name = "stream_next/seeded_check_before_register_nmi",
+    .description = "seeded bug: the reader checks before it registers; the NMI on its own CPU "
+                   "writes and notifies in between: the reader sleeps past the data",
+    .config = {.cpus = 2, .iterations = 2000, .max_steps = 3000},
+    .scenario = nmi_writes_while_reader_asleep_check_before_register,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
 });
 
 const ScenarioRegistrar kEof({

@@ -25,6 +25,14 @@ void lost_wakeup_check_before_register(Scenario& s);
 // sleeps in the read) while CPU 1 writes "cd!"; the reader reads until '!'.
 // Nothing is lost; readable equals the unread bytes at the end.
 void nmi_on_reader_cpu(Scenario& s);
+// The reader on CPU 1 sleeps on an empty stream; the only writer is an NMI
+// (or a hardirq) on CPU 1 itself, which may arrive while the reader sleeps
+// (the CPU idle: model/cpu.h): its irq_work runs on CPU 1 after it and wakes
+// the reader, who reads "xyz". Goal: the interrupt wrote while the reader
+// slept. The seeded variant checks before registering: a hang.
+void nmi_writes_while_reader_asleep(Scenario& s);
+void hardirq_writes_while_reader_asleep(Scenario& s);
+void nmi_writes_while_reader_asleep_check_before_register(Scenario& s);
 // CPU 1 writes and then tears the program down (the last fd closed); CPU 0
 // reads (blocking) and polls: every byte is read before EOF, EOF comes only
 // once dead and drained, EPOLLHUP is seen after death; the fd, closed last,
