@@ -34,8 +34,20 @@
 //       if (!condition) wait_woken(&wait);   // asleep until a wake_up
 //       finish_wait(wq, &wait);
 //   wake_up(wq) marks every registered sleeper woken (release) under the
-//   queue's lock (irqs off). A sleeper that registers before it checks the
-//   condition cannot miss a wake-up that follows the condition's change.
+//   queue's lock (irqs off): every entry is non-exclusive, so two readers
+//   and a poller on one stream are all woken. A sleeper that registers
+//   before it checks the condition cannot miss a wake-up that follows the
+//   condition's change.
+//
+//   Signals (the part wait_event_interruptible needs): each CPU runs one
+//   task in the model, so a task's pending signal is a per-CPU flag.
+//   signal_wake_up(cpu) (kill(), from any CPU or an interrupt) sets it
+//   (release) and so ends that task's interruptible sleep: wait_woken
+//   returns when woken OR a signal is pending. A sleeper that finds its
+//   condition false and a signal pending returns -ERESTARTSYS (user space
+//   sees -EINTR, or the call restarted). signal_pending() reads the current
+//   task's flag (acquire); clear_signal_pending() is its delivery on the
+//   return to user space.
 //
 // Concurrency: the queue's lock is a test-and-set lock on the platform's
 // atomics (every step a scheduling point in the simulator), taken with irqs
@@ -88,14 +100,29 @@ void init_waitqueue_head(wait_queue_head* wq);
 // Registers `wait` (not yet woken) and issues a full barrier, as
 // prepare_to_wait + set_current_state.
 void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait);
-// Sleeps until woken: schedule() (model/cpu.h) until wait->woken is seen
-// (acquire). The task is off its CPU: the idle CPU takes interrupts, its
-// irq_work included.
+// Sleeps until woken or signalled: schedule() (model/cpu.h) until
+// wait->woken or a pending signal is seen (acquire). The task is off its
+// CPU: the idle CPU takes interrupts, its irq_work included.
 void wait_woken(wait_queue_entry* wait);
 void finish_wait(wait_queue_head* wq, wait_queue_entry* wait);
 void wake_up(wait_queue_head* wq);
+// Wakes at most nr sleepers (the first nr of the list; nr <= 0: all), as the
+// kernel's wake_up_nr does for exclusive waiters. Only seeded bugs use it on
+// a stream: its waiters are all non-exclusive.
+void wake_up_nr(wait_queue_head* wq, int nr);
 // Whether anyone is registered (a snapshot under the lock; for checks).
 bool waitqueue_active(wait_queue_head* wq);
+// How many are registered (a snapshot under the lock; for checks).
+int waitqueue_len(wait_queue_head* wq);
+
+// ---- signals ---------------------------------------------------------------------
+
+// The kernel's internal "restart the system call" (include/linux/errno.h).
+inline constexpr int ERESTARTSYS = 512;
+
+void signal_wake_up(int cpu);
+bool signal_pending();
+void clear_signal_pending();
 
 KMODEL_NAMESPACE_END
 
