@@ -221,6 +221,118 @@ void nmi_writes_while_reader_asleep_check_before_register(Scenario& s) {
   irq_writer_on_sleeping_reader(s, IrqKind::kNmi, StreamFdSeededBug::kCheckBeforeRegister);
 }
 
+namespace {
+
+// CPUs 0 and 1 read (blocking) until EOF; CPU 2 polls, sleeping on its entry
+// between polls, until EPOLLHUP; CPU 3 waits until all three are on the wait
+// queue, writes "abc" and, once the poller has been woken (or seen EPOLLIN),
+// kills the program. Nobody may sleep through the data or the death: a
+// waiter the wake-ups skip is a hang. (A poller that registers only after
+// the readers drained the data has nothing to be woken for: hence the wait
+// for all three.)
+void several_waiters(Scenario& s, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  auto texts = std::make_shared<std::string[]>(2);
+  // Set by the poller when it sees EPOLLIN or is woken: before the write
+  // nothing wakes it, so either means the data reached it.
+  auto poller_saw_in = std::make_shared<Atomic<int>>(0);
+  const int poller_woken = s.goal("the data's wake-up woke the sleeping poller");
+  const int death_woke = s.goal("a reader was still asleep when the program died");
+  for (int cpu : {0, 1}) {
+    s.on_cpu(cpu, [st, texts, cpu] {
+      char buf[8];
+      for (int n; (n = bpf_stream_file_read(st->file(), buf, sizeof(buf))) != 0;) {
+        MODEL_ASSERT(n > 0, absl::StrCat("blocking read on CPU ", cpu, " returned ", n));
+        texts[cpu].append(buf, static_cast<std::size_t>(n));
+      }
+      // EOF: dead and drained.
+      MODEL_ASSERT(smp_load_acquire(&st->stream->dead) == 1, "EOF from a stream that is not dead");
+    });
+  }
+  s.on_cpu(2, [st, poller_saw_in, poller_woken] {
+    wait_queue_entry entry;
+    for (;;) {
+      const unsigned ev = bpf_stream_poll(st->file(), &entry);  // registers, then the mask
+      if (ev & EPOLLIN) atomic_set(poller_saw_in.get(), 1);
+      if (ev & EPOLLHUP) break;
+      wait_woken(&entry);  // until the next wake-up: the data's or the death's
+      if (smp_load_acquire(&st->stream->dead) == 0) reached(poller_woken);
+      atomic_set(poller_saw_in.get(), 1);
+    }
+    finish_wait(&st->stream->waitq, &entry);
+  });
+  s.on_cpu(3, [st, poller_saw_in, death_woke] {
+    while (waitqueue_len(&st->stream->waitq) < 3) cpu_relax();
+    st->write("abc");
+    // The poller must learn of the data while the program lives.
+    while (atomic_read(poller_saw_in.get()) == 0) cpu_relax();
+    if (waitqueue_len(&st->stream->waitq) >= 2) reached(death_woke);  // the poller and a reader
+    MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->prog_fd) == 0, "closing the prog fd");
+  });
+  s.at_end([st, texts] {
+    MODEL_ASSERT(texts[0] + texts[1] == "abc" || texts[1] + texts[0] == "abc",
+                 absl::StrCat("readers got \"", texts[0], "\" and \"", texts[1], "\""));
+    st->teardown();
+  });
+}
+
+// CPU 0 reads (blocking) the empty stream; a hardirq on CPU 0 (a timer's
+// signal) signals its task; CPU 1 writes "ab". A read the signal ends
+// returns -ERESTARTSYS with nothing consumed; the restarted read (the signal
+// delivered) gets every byte.
+void signal_ends_read(Scenario& s, bool writer, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  auto signalled_asleep = std::make_shared<bool>(false);
+  const int restart = s.goal("a signal woke the reader asleep: -ERESTARTSYS, nothing consumed");
+  const std::string want = writer ? "ab" : "";
+  s.on_cpu(0, [st, signalled_asleep, restart, want] {
+    // Reads until it has every byte and one read ended with the signal
+    // (data is read before a pending signal counts: the condition first).
+    bool interrupted = false;
+    while (st->text.size() < want.size() || !interrupted) {
+      const int n = st->read(8);
+      if (n == -ERESTARTSYS) {
+        MODEL_ASSERT(signal_pending(), "-ERESTARTSYS without a pending signal");
+        MODEL_ASSERT(st->text.empty() || st->text.size() == want.size(),
+                     "-ERESTARTSYS after a partial read");
+        if (*signalled_asleep) reached(restart);
+        interrupted = true;
+        clear_signal_pending();  // delivered on the way out; the read restarts
+        continue;
+      }
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  s.hardirq(0, [signalled_asleep] {
+    *signalled_asleep = cpu_is_idle();
+    signal_wake_up(smp_processor_id());
+  });
+  if (writer) s.on_cpu(1, [st] { st->write("ab"); });
+  s.at_end([st, want] {
+    MODEL_ASSERT(st->text == want, absl::StrCat("reader got \"", st->text, "\""));
+    check_readable_equals_unread(st->stream, "at the end");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void several_waiters_all_woken(Scenario& s) { several_waiters(s, StreamFdSeededBug::kNone); }
+void several_waiters_wake_one(Scenario& s) {
+  several_waiters(s, StreamFdSeededBug::kWakeOneWaiter);
+}
+void signal_interrupts_read(Scenario& s) {
+  signal_ends_read(s, /*writer=*/false, StreamFdSeededBug::kNone);
+}
+void signal_and_writer(Scenario& s) {
+  signal_ends_read(s, /*writer=*/true, StreamFdSeededBug::kNone);
+}
+void signal_ignored(Scenario& s) {
+  signal_ends_read(s, /*writer=*/false, StreamFdSeededBug::kSignalIgnored);
+}
+
 void eof_when_dead_and_drained(Scenario& s) {
   auto st = std::make_shared<State>(0);
   auto written = std::make_shared<std::string>();
@@ -379,6 +491,52 @@ const ScenarioRegistrar kSeededCheckBeforeRegisterNmi({
                    "writes and notifies in between: the reader sleeps past the data",
     .config = {.cpus = 2, .iterations = 2000, .max_steps = 3000},
     .scenario = nmi_writes_while_reader_asleep_check_before_register,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kSeveralWaiters({
+    .name = "stream_next/several_waiters_all_woken",
+    .description = "two blocked readers and a poller on one stream fd: all woken by the data "
+                   "(the poller sees EPOLLIN) and by the death (both readers get EOF, the "
+                   "poller EPOLLHUP)",
+    .config = {.cpus = 4, .iterations = 300},
+    .scenario = several_waiters_all_woken,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededWakeOne({
+    .name = "stream_next/seeded_wake_one_waiter",
+    .description = "seeded bug: the notification and the teardown wake one waiter only; the "
+                   "poller or a reader sleeps on",
+    .config = {.cpus = 4, .iterations = 2000, .max_steps = 5000},
+    .scenario = several_waiters_wake_one,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kSignalRead({
+    .name = "stream_next/signal_interrupts_read",
+    .description = "a blocked read of an empty stream, signalled by a timer hardirq on its CPU: "
+                   "-ERESTARTSYS, nothing consumed",
+    .config = {.cpus = 1, .iterations = 300},
+    .scenario = signal_interrupts_read,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSignalAndWriter({
+    .name = "stream_next/signal_and_writer",
+    .description = "a blocked read, a signal and a writer race: -ERESTARTSYS only with nothing "
+                   "consumed, the restarted read gets every byte",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = signal_and_writer,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededSignalIgnored({
+    .name = "stream_next/seeded_signal_ignored",
+    .description = "seeded bug: the blocked read ignores its pending signal: it never returns "
+                   "-ERESTARTSYS and the signalled task cannot leave the read",
+    .config = {.cpus = 1, .iterations = 100, .max_steps = 3000},
+    .scenario = signal_ignored,
     .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
 });
 

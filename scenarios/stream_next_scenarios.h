@@ -33,6 +33,19 @@ void nmi_on_reader_cpu(Scenario& s);
 void nmi_writes_while_reader_asleep(Scenario& s);
 void hardirq_writes_while_reader_asleep(Scenario& s);
 void nmi_writes_while_reader_asleep_check_before_register(Scenario& s);
+// Two readers (CPUs 0, 1) blocked in read and a poller (CPU 2) asleep on
+// the same stream fd; CPU 3 writes, then kills the program once the poller
+// has seen EPOLLIN: every waiter is woken by the data and by the death (both
+// readers get EOF, the poller EPOLLHUP). Seeded: wake one waiter only.
+void several_waiters_all_woken(Scenario& s);
+void several_waiters_wake_one(Scenario& s);
+// A blocked read ended by a signal (a hardirq on the reader's CPU signals
+// its task): -ERESTARTSYS with nothing consumed; with a writer racing, the
+// restarted read gets every byte.
+void signal_interrupts_read(Scenario& s);
+void signal_and_writer(Scenario& s);
+// Seeded: the read ignores the signal (a hang: it cannot leave the read).
+void signal_ignored(Scenario& s);
 // CPU 1 writes and then tears the program down (the last fd closed); CPU 0
 // reads (blocking) and polls: every byte is read before EOF, EOF comes only
 // once dead and drained, EPOLLHUP is seen after death; the fd, closed last,
