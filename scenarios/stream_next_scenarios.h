@@ -10,9 +10,10 @@ KMODEL_NAMESPACE_BEGIN
 namespace stream_next_scenarios {
 
 // CPU 0 reads a blocking stream fd until it has every byte; the stream holds
-// "ab" at the start; CPU 1 writes "xyz" from task, hardirq or NMI context and
-// later (its irq_work step) runs the notification. The reader is always
-// woken: a missed wake-up is a hang. readable never goes negative and ends 0.
+// "ab" at the start; CPU 1 writes "xyz" from task, hardirq or NMI context;
+// its notification runs where the machine delivers CPU 1's irq_work
+// interrupt. The reader is always woken: a missed wake-up is a hang.
+// readable never goes negative and ends 0.
 void no_lost_wakeup_task(Scenario& s);
 void no_lost_wakeup_hardirq(Scenario& s);
 void no_lost_wakeup_nmi(Scenario& s);
