@@ -24,7 +24,7 @@ struct TraceEvent {
   std::uint8_t level = 0;  // interrupt_context_level() when it ran
   internal::Op op = internal::Op::kStart;
   std::uint32_t object = 0;  // 0: none; else first-touch number
-  std::uint64_t arg = 0;     // kInterrupt(End): interrupt number; kClockJump: ns
+  std::uint64_t arg = 0;     // kInterrupt(End): interrupt number (0: irq_work); kClockJump: ns
   bool operator==(const TraceEvent&) const = default;
 };
 
