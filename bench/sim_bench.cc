@@ -4,6 +4,8 @@
 // schedule count to exhaust a 2-CPU + 1-NMI llist scenario.
 #include <benchmark/benchmark.h>
 
+#include <string>
+
 #include <memory>
 
 #include "model/sim/check.h"
@@ -15,8 +17,11 @@ namespace {
 using namespace kmodel;
 
 void BM_sim_llist_producers(benchmark::State& state) {
+  // range(1): data-race detection (Config::check_races, on by default; its
+  // vector clocks are a per-step cost) on or off.
   Config config{.cpus = 3, .seed = 1, .iterations = 100, .interrupt_probability = 0.1,
                 .strategy = static_cast<StrategyKind>(state.range(0)), .determinism_every = 0};
+  config.check_races = state.range(1) != 0;
   std::uint64_t steps = 0, runs = 0;
   for (auto _ : state) {
     CheckResult r = check(config, llist_scenarios::producers_and_nmis);
@@ -28,7 +33,8 @@ void BM_sim_llist_producers(benchmark::State& state) {
     runs += r.runs;
     ++config.seed;
   }
-  state.SetLabel(strategy_name(config.strategy));
+  state.SetLabel(std::string(strategy_name(config.strategy)) +
+                 (config.check_races ? "" : ", races off"));
   state.counters["steps/s"] = benchmark::Counter(static_cast<double>(steps),
                                                  benchmark::Counter::kIsRate);
   state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(runs),
@@ -68,9 +74,10 @@ void BM_sim_exhaust_llist_2cpu_1nmi(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_sim_llist_producers)
-    ->Arg(static_cast<int>(StrategyKind::kRandom))
-    ->Arg(static_cast<int>(StrategyKind::kPct))
-    ->Arg(static_cast<int>(StrategyKind::kExhaustive))
+    ->Args({static_cast<int>(StrategyKind::kRandom), 1})
+    ->Args({static_cast<int>(StrategyKind::kPct), 1})
+    ->Args({static_cast<int>(StrategyKind::kExhaustive), 1})
+    ->Args({static_cast<int>(StrategyKind::kRandom), 0})
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sim_exhaust_llist_2cpu_1nmi)
     ->Args({2, 0})
