@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -78,7 +79,10 @@ std::string op_slice(const TraceEvent& e, std::uint64_t index) {
 
 std::string interrupt_slice(int cpu, std::uint64_t interrupt, std::uint64_t begin,
                             std::uint64_t end, bool finished) {
-  return absl::StrCat(head("X", cpu, begin, absl::StrCat("interrupt ", interrupt)),
+  // Interrupt 0 is the CPU's irq_work self-interrupt (model/sim/trace.h).
+  const std::string name =
+      interrupt == 0 ? std::string("irq_work") : absl::StrCat("interrupt ", interrupt);
+  return absl::StrCat(head("X", cpu, begin, name),
                       ",\"dur\":", end - begin,
                       ",\"cat\":\"interrupt\",\"args\":{\"interrupt\":", interrupt,
                       ",\"step\":", begin, ",\"finished\":", finished ? "true" : "false", "}}");

@@ -52,4 +52,24 @@ InterruptContext::~InterruptContext() {
   ctx_->preempt_count.fetch_sub(offset_, std::memory_order_relaxed);
 }
 
+namespace {
+std::atomic<irq_work_interrupt_fn> g_irq_work_handler{nullptr};
+}  // namespace
+
+void set_irq_work_interrupt_handler(irq_work_interrupt_fn fn) {
+  g_irq_work_handler.store(fn, std::memory_order_release);
+}
+
+bool take_irq_work_interrupt(CpuContext* ctx) {
+  const unsigned pc = ctx->preempt_count.load(std::memory_order_relaxed);
+  if (ctx->irqs_disabled.load(std::memory_order_relaxed) || (pc & (HARDIRQ_MASK | NMI_MASK)))
+    return false;
+  if (!ctx->irq_work_raised.exchange(false, std::memory_order_relaxed)) return false;
+  const irq_work_interrupt_fn fn = g_irq_work_handler.load(std::memory_order_acquire);
+  if (fn == nullptr) return false;
+  InterruptContext in(IrqKind::kHardirq);
+  fn();
+  return true;
+}
+
 KMODEL_NAMESPACE_END

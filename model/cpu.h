@@ -54,6 +54,11 @@ struct CpuContext {
   // Native backend: a hardirq signal that arrived with irqs disabled waits
   // here until local_irq_restore() enables irqs (lazy irq masking).
   std::atomic<bool> hardirq_pending{false};
+  // irq_work's self-interrupt raised on this CPU and not yet taken (see
+  // arch_irq_work_raise below).
+  std::atomic<bool> irq_work_raised{false};
+  // Its task sleeps (TaskAsleep): the CPU idles and takes interrupts.
+  std::atomic<bool> idle{false};
 };
 
 namespace internal {
@@ -166,6 +171,83 @@ class InterruptContext {
   unsigned offset_;
   bool irqs_were_disabled_;
 };
+
+// ---- irq_work's self-interrupt and a blocked task -------------------------------
+//
+// Mirrors: arch_irq_work_raise() (the irq_work IPI a CPU sends itself) and
+// schedule() as seen from the CPU: a task that blocks leaves its CPU idle.
+//
+// irq_work_queue() (stream/bpf_stream_wait.h) raises the interrupt on its own
+// CPU when its list was empty. The CPU takes it as a hardirq as soon as one
+// can be delivered there: task or softirq context with irqs on. So a work
+// queued in an NMI or a hardirq runs right after that handler returns to a
+// context with irqs on (or when irqs come back on), and one queued in task
+// context with irqs on runs at the CPU's next step. The handler is the one
+// registered by irq_work (irq_work_run), so this layer does not depend on it.
+//   Simulator: the machine takes it at every scheduling point of the CPU
+//   where a hardirq is deliverable, and when a CPU's body returns (the CPU
+//   goes idle with irqs on): the callback runs at the next point the CPU can
+//   run it, whatever the code around it.
+//   Native: no real IPI exists; the model takes it where it polls for it
+//   (irq_work_interrupt_point(): a program run's return to task context, a
+//   task blocked in schedule(), irq_work_sync's spin).
+//
+// A task that sleeps (wait_woken, stream/bpf_stream_wait.h) holds a
+// TaskAsleep while it waits and calls schedule() between two looks at its
+// wake-up flag: its CPU is idle all that time (cpu_is_idle()) and takes
+// interrupts, the irq_work one included, at every step.
+//   Simulator: schedule() is a scheduling point like cpu_relax(); in
+//   addition, when every CPU that could step is only spinning or sleeping,
+//   an interrupt that may still be delivered to an idle CPU is delivered
+//   there (an idle CPU does not stay idle while its interrupts are due), so
+//   a run where the only writer is an interrupt on the sleeper's own CPU is
+//   never reported as a hang for want of that interrupt.
+//   Native: cpu_relax() after taking this CPU's raised irq_work.
+using irq_work_interrupt_fn = void (*)();
+void set_irq_work_interrupt_handler(irq_work_interrupt_fn fn);
+
+inline void arch_irq_work_raise() {
+  current_cpu()->irq_work_raised.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+// Takes ctx's raised irq_work interrupt if a hardirq can be delivered on it
+// now (runs the handler in hardirq context). Returns whether it ran. Called
+// by the backends; kernel-shaped code calls irq_work_interrupt_point().
+bool take_irq_work_interrupt(CpuContext* ctx);
+
+// A point where native code polls for its CPU's irq_work interrupt. In the
+// simulator it does nothing: the machine delivers the interrupt by itself.
+inline void irq_work_interrupt_point() {
+#if !KMODEL_IS_SIM
+  take_irq_work_interrupt(current_cpu());
+#endif
+}
+
+void schedule();
+
+// set_current_state(TASK_INTERRUPTIBLE) .. __set_current_state(TASK_RUNNING)
+// as the CPU sees it: the task is off its CPU while this object lives.
+class TaskAsleep {
+ public:
+  TaskAsleep() : ctx_(current_cpu()) {
+    ctx_->idle.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~TaskAsleep() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    ctx_->idle.store(false, std::memory_order_relaxed);
+  }
+  TaskAsleep(const TaskAsleep&) = delete;
+  TaskAsleep& operator=(const TaskAsleep&) = delete;
+
+ private:
+  CpuContext* ctx_;
+};
+
+// is_idle_task(current) as an interrupt handler sees it: whether the task
+// this interrupt arrived on sleeps (the CPU was idle).
+inline bool cpu_is_idle() { return current_cpu()->idle.load(std::memory_order_relaxed); }
 
 KMODEL_NAMESPACE_END
 

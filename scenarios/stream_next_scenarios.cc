@@ -1,10 +1,11 @@
 // scenarios/stream_next_scenarios.cc: see stream_next_scenarios.h.
 //
 // Each scenario loads its program and opens a stream fd in setup; writers
-// are model code on a CPU (bpf_stream_push_str, as the kfunc's tail) and run
-// the CPU's irq_work afterwards, the "later step of the same CPU" where the
-// kernel takes the irq_work interrupt. The end check closes every fd and
-// drains the allocators: the machine's leak check follows.
+// are model code on a CPU (bpf_stream_push_str, as the kfunc's tail). Their
+// notification runs where the simulator delivers the CPU's irq_work
+// interrupt (model/cpu.h): at the writer CPU's next step with irqs on, or
+// when its body ends; no scenario runs it by hand. The end check closes
+// every fd and drains the allocators: the machine's leak check follows.
 #include "scenarios/stream_next_scenarios.h"
 
 #include <algorithm>
@@ -118,7 +119,6 @@ void lost_wakeup(Scenario& s, int ctx, StreamFdSeededBug bug) {
       InterruptContext in(static_cast<IrqKind>(ctx));
       st->write("xyz");
     }
-    irq_work_run();  // the CPU's irq_work interrupt, after the writer's context
   });
   s.at_end([st] {
     MODEL_ASSERT(st->text == "abxyz", absl::StrCat("reader got \"", st->text, "\""));
@@ -163,7 +163,6 @@ void nmi_on_reader_cpu(Scenario& s) {
   });
   s.on_cpu(1, [st] {
     st->write("cd!");
-    irq_work_run();
   });
   s.at_end([st, nmi_wrote] {
     check_readable_equals_unread(st->stream, "at the end");
@@ -179,6 +178,161 @@ void nmi_on_reader_cpu(Scenario& s) {
   });
 }
 
+namespace {
+
+// The reader on CPU 1 blocks on an empty stream; the only writer is an
+// interrupt on CPU 1 itself. When it arrives while the reader sleeps, the CPU
+// is idle: the handler's notification runs there after it (the irq_work
+// interrupt) and must wake the reader.
+void irq_writer_on_sleeping_reader(Scenario& s, IrqKind kind, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);  // blocking, empty
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  const int asleep = s.goal(absl::StrCat("the ", irq_kind_name(kind),
+                                         " wrote while the reader slept on the wait queue "
+                                         "(its CPU idle)"));
+  s.on_cpu(1, [st] {
+    while (st->text.size() < 3) {
+      const int n = st->read(8);
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  auto handler = [st, asleep] {
+    if (cpu_is_idle()) reached(asleep);
+    st->write("xyz");
+  };
+  if (kind == IrqKind::kNmi) s.nmi(1, handler);
+  else s.hardirq(1, handler);
+  s.at_end([st] {
+    MODEL_ASSERT(st->text == "xyz", absl::StrCat("reader got \"", st->text, "\""));
+    check_readable_equals_unread(st->stream, "at the end");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void nmi_writes_while_reader_asleep(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kNmi, StreamFdSeededBug::kNone);
+}
+void hardirq_writes_while_reader_asleep(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kHardirq, StreamFdSeededBug::kNone);
+}
+void nmi_writes_while_reader_asleep_check_before_register(Scenario& s) {
+  irq_writer_on_sleeping_reader(s, IrqKind::kNmi, StreamFdSeededBug::kCheckBeforeRegister);
+}
+
+namespace {
+
+// CPUs 0 and 1 read (blocking) until EOF; CPU 2 polls, sleeping on its entry
+// between polls, until EPOLLHUP; CPU 3 waits until all three are on the wait
+// queue, writes "abc" and, once the poller has been woken (or seen EPOLLIN),
+// kills the program. Nobody may sleep through the data or the death: a
+// waiter the wake-ups skip is a hang. (A poller that registers only after
+// the readers drained the data has nothing to be woken for: hence the wait
+// for all three.)
+void several_waiters(Scenario& s, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  auto texts = std::make_shared<std::string[]>(2);
+  // Set by the poller when it sees EPOLLIN or is woken: before the write
+  // nothing wakes it, so either means the data reached it.
+  auto poller_saw_in = std::make_shared<Atomic<int>>(0);
+  const int poller_woken = s.goal("the data's wake-up woke the sleeping poller");
+  const int death_woke = s.goal("a reader was still asleep when the program died");
+  for (int cpu : {0, 1}) {
+    s.on_cpu(cpu, [st, texts, cpu] {
+      char buf[8];
+      for (int n; (n = bpf_stream_file_read(st->file(), buf, sizeof(buf))) != 0;) {
+        MODEL_ASSERT(n > 0, absl::StrCat("blocking read on CPU ", cpu, " returned ", n));
+        texts[cpu].append(buf, static_cast<std::size_t>(n));
+      }
+      // EOF: dead and drained.
+      MODEL_ASSERT(smp_load_acquire(&st->stream->dead) == 1, "EOF from a stream that is not dead");
+    });
+  }
+  s.on_cpu(2, [st, poller_saw_in, poller_woken] {
+    wait_queue_entry entry;
+    for (;;) {
+      const unsigned ev = bpf_stream_poll(st->file(), &entry);  // registers, then the mask
+      if (ev & EPOLLIN) atomic_set(poller_saw_in.get(), 1);
+      if (ev & EPOLLHUP) break;
+      wait_woken(&entry);  // until the next wake-up: the data's or the death's
+      if (smp_load_acquire(&st->stream->dead) == 0) reached(poller_woken);
+      atomic_set(poller_saw_in.get(), 1);
+    }
+    finish_wait(&st->stream->waitq, &entry);
+  });
+  s.on_cpu(3, [st, poller_saw_in, death_woke] {
+    while (waitqueue_len(&st->stream->waitq) < 3) cpu_relax();
+    st->write("abc");
+    // The poller must learn of the data while the program lives.
+    while (atomic_read(poller_saw_in.get()) == 0) cpu_relax();
+    if (waitqueue_len(&st->stream->waitq) >= 2) reached(death_woke);  // the poller and a reader
+    MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->prog_fd) == 0, "closing the prog fd");
+  });
+  s.at_end([st, texts] {
+    MODEL_ASSERT(texts[0] + texts[1] == "abc" || texts[1] + texts[0] == "abc",
+                 absl::StrCat("readers got \"", texts[0], "\" and \"", texts[1], "\""));
+    st->teardown();
+  });
+}
+
+// CPU 0 reads (blocking) the empty stream; a hardirq on CPU 0 (a timer's
+// signal) signals its task; CPU 1 writes "ab". A read the signal ends
+// returns -ERESTARTSYS with nothing consumed; the restarted read (the signal
+// delivered) gets every byte.
+void signal_ends_read(Scenario& s, bool writer, StreamFdSeededBug bug) {
+  auto st = std::make_shared<State>(0);
+  if (bug != StreamFdSeededBug::kNone) stream_fd_seed_bug(bug);
+  auto signalled_asleep = std::make_shared<bool>(false);
+  const int restart = s.goal("a signal woke the reader asleep: -ERESTARTSYS, nothing consumed");
+  const std::string want = writer ? "ab" : "";
+  s.on_cpu(0, [st, signalled_asleep, restart, want] {
+    // Reads until it has every byte and one read ended with the signal
+    // (data is read before a pending signal counts: the condition first).
+    bool interrupted = false;
+    while (st->text.size() < want.size() || !interrupted) {
+      const int n = st->read(8);
+      if (n == -ERESTARTSYS) {
+        MODEL_ASSERT(signal_pending(), "-ERESTARTSYS without a pending signal");
+        MODEL_ASSERT(st->text.empty() || st->text.size() == want.size(),
+                     "-ERESTARTSYS after a partial read");
+        if (*signalled_asleep) reached(restart);
+        interrupted = true;
+        clear_signal_pending();  // delivered on the way out; the read restarts
+        continue;
+      }
+      MODEL_ASSERT(n > 0, absl::StrCat("blocking read of a live stream returned ", n));
+    }
+  });
+  s.hardirq(0, [signalled_asleep] {
+    *signalled_asleep = cpu_is_idle();
+    signal_wake_up(smp_processor_id());
+  });
+  if (writer) s.on_cpu(1, [st] { st->write("ab"); });
+  s.at_end([st, want] {
+    MODEL_ASSERT(st->text == want, absl::StrCat("reader got \"", st->text, "\""));
+    check_readable_equals_unread(st->stream, "at the end");
+    st->teardown();
+  });
+}
+
+}  // namespace
+
+void several_waiters_all_woken(Scenario& s) { several_waiters(s, StreamFdSeededBug::kNone); }
+void several_waiters_wake_one(Scenario& s) {
+  several_waiters(s, StreamFdSeededBug::kWakeOneWaiter);
+}
+void signal_interrupts_read(Scenario& s) {
+  signal_ends_read(s, /*writer=*/false, StreamFdSeededBug::kNone);
+}
+void signal_and_writer(Scenario& s) {
+  signal_ends_read(s, /*writer=*/true, StreamFdSeededBug::kNone);
+}
+void signal_ignored(Scenario& s) {
+  signal_ends_read(s, /*writer=*/false, StreamFdSeededBug::kSignalIgnored);
+}
+
 void eof_when_dead_and_drained(Scenario& s) {
   auto st = std::make_shared<State>(0);
   auto written = std::make_shared<std::string>();
@@ -189,7 +343,6 @@ void eof_when_dead_and_drained(Scenario& s) {
     *written = "12345";
     // The program dies: its last fd closes; the stream fd keeps the stream.
     MODEL_ASSERT(bpf_prog_close_fd(&st->table, st->prog_fd) == 0, "closing the prog fd");
-    irq_work_run();
   });
   s.on_cpu(0, [st, hup] {
     for (;;) {
@@ -223,7 +376,6 @@ void nonblock_eagain(Scenario& s) {
       st->write(cpu == 1 ? "a1" : "b22");
       st->check_readable_sane("after a write");
       st->write(cpu == 1 ? "a3" : "b4");
-      irq_work_run();
     });
   }
   s.on_cpu(0, [st, eagain, got] {
@@ -314,6 +466,78 @@ const ScenarioRegistrar kNmiOnReaderCpu({
     .config = {.cpus = 2, .iterations = 300, .interrupt_probability = 0.2},
     .scenario = nmi_on_reader_cpu,
     .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kNmiWritesWhileReaderAsleep({
+    .name = "stream_next/nmi_writes_while_reader_asleep",
+    .description = "the reader sleeps on an empty stream; the only writer is an NMI on the "
+                   "reader's own idle CPU: its irq_work runs there after the NMI and wakes it",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = nmi_writes_while_reader_asleep,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kHardirqWritesWhileReaderAsleep({
+    .name = "stream_next/hardirq_writes_while_reader_asleep",
+    .description = "as nmi_writes_while_reader_asleep with a hardirq writer",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = hardirq_writes_while_reader_asleep,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededCheckBeforeRegisterNmi({
+    .name = "stream_next/seeded_check_before_register_nmi",
+    .description = "seeded bug: the reader checks before it registers; the NMI on its own CPU "
+                   "writes and notifies in between: the reader sleeps past the data",
+    .config = {.cpus = 2, .iterations = 2000, .max_steps = 3000},
+    .scenario = nmi_writes_while_reader_asleep_check_before_register,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kSeveralWaiters({
+    .name = "stream_next/several_waiters_all_woken",
+    .description = "two blocked readers and a poller on one stream fd: all woken by the data "
+                   "(the poller sees EPOLLIN) and by the death (both readers get EOF, the "
+                   "poller EPOLLHUP)",
+    .config = {.cpus = 4, .iterations = 300},
+    .scenario = several_waiters_all_woken,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededWakeOne({
+    .name = "stream_next/seeded_wake_one_waiter",
+    .description = "seeded bug: the notification and the teardown wake one waiter only; the "
+                   "poller or a reader sleeps on",
+    .config = {.cpus = 4, .iterations = 2000, .max_steps = 5000},
+    .scenario = several_waiters_wake_one,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
+});
+
+const ScenarioRegistrar kSignalRead({
+    .name = "stream_next/signal_interrupts_read",
+    .description = "a blocked read of an empty stream, signalled by a timer hardirq on its CPU: "
+                   "-ERESTARTSYS, nothing consumed",
+    .config = {.cpus = 1, .iterations = 300},
+    .scenario = signal_interrupts_read,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSignalAndWriter({
+    .name = "stream_next/signal_and_writer",
+    .description = "a blocked read, a signal and a writer race: -ERESTARTSYS only with nothing "
+                   "consumed, the restarted read gets every byte",
+    .config = {.cpus = 2, .iterations = 300},
+    .scenario = signal_and_writer,
+    .expect = {{P::kNext, E::kPass}},
+});
+
+const ScenarioRegistrar kSeededSignalIgnored({
+    .name = "stream_next/seeded_signal_ignored",
+    .description = "seeded bug: the blocked read ignores its pending signal: it never returns "
+                   "-ERESTARTSYS and the signalled task cannot leave the read",
+    .config = {.cpus = 1, .iterations = 100, .max_steps = 3000},
+    .scenario = signal_ignored,
+    .expect = {{P::kNext, expect_violation(FailureKind::kHang, "no completion within")}},
 });
 
 const ScenarioRegistrar kEof({

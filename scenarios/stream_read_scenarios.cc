@@ -379,7 +379,14 @@ const ScenarioRegistrar kExactlyOnce({
                    "reads on CPU 2: exactly once, per-writer FIFO, charge == bytes unread",
     .config = {.cpus = 3, .iterations = 300, .interrupt_probability = 0.2},
     .scenario = exactly_once_fifo,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
+    .not_for = {{StrategyKind::kExhaustive,
+                 "under next every write also publishes and notifies (an add, the irq_work "
+                 "claim and its run on the writer's CPU): the bound-2 search's 300 runs end "
+                 "before it places the NMI's message between two of CPU 0's (goal never "
+                 "reached, vacuous; random reaches it in 23 of 300 runs)",
+                 {Profile::kNext}}},
 });
 
 const ScenarioRegistrar kReadFault({
@@ -391,7 +398,7 @@ const ScenarioRegistrar kReadFault({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "bytes consumed by a faulting read never reached the reader")},
         {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes consumed by a faulting read never reached the reader")},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kCapacityFailures({
@@ -403,7 +410,7 @@ const ScenarioRegistrar kCapacityFailures({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "bytes queued and not fully read")},
         {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes queued and not fully read")},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kBoundary({
@@ -412,7 +419,8 @@ const ScenarioRegistrar kBoundary({
                    "unless another CPU's byte is still charged; a reader gives room back",
     .config = {.cpus = 2, .iterations = 300},
     .scenario = exhaustion_at_boundary,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kSeedNextElem({
@@ -424,7 +432,7 @@ const ScenarioRegistrar kSeedNextElem({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "freed when the lock failed")},
         {P::kLinux618, expect_violation(FailureKind::kAssertion, "freed when the lock failed")},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
     .not_for = {{StrategyKind::kExhaustive,
                  "the lost batch needs an NMI spinning on the lock its CPU holds while another "
                  "CPU times out holding a detached batch: beyond the bound-2 search",
@@ -444,7 +452,8 @@ const ScenarioRegistrar kSeedNextElemOrder({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "popped out of order")},
         {P::kLinux618, expect_violation(FailureKind::kAssertion, "popped out of order")},
-        {P::kMainline, expect_violation(FailureKind::kAssertion, "popped out of order")}},
+        {P::kMainline, expect_violation(FailureKind::kAssertion, "popped out of order")},
+        {P::kNext, expect_violation(FailureKind::kAssertion, "popped out of order")}},
     .not_for = {{StrategyKind::kExhaustive,
                  "the reordering needs two detach-then-lock windows to cross with pops in "
                  "between: more preemptions than the bound-2 search makes"}},

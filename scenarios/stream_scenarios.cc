@@ -434,7 +434,8 @@ const ScenarioRegistrar kStageContiguous({
                    "a reader arrive contiguous, in order, all-or-nothing",
     .config = {.cpus = 2, .iterations = 400},
     .scenario = stage_contiguous,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
     .not_for = {{StrategyKind::kExhaustive,
                  "the goal (an NMI stages and commits inside CPU 0's staging) needs an NMI "
                  "at a point the bound-2 search does not place one: never reached, vacuous"}},
@@ -445,7 +446,8 @@ const ScenarioRegistrar kStageCapacity({
     .description = "a report near the capacity is queued whole or not at all while another CPU writes",
     .config = {.cpus = 2, .iterations = 400},
     .scenario = stage_capacity_exhaustion,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kTeardown({
@@ -453,7 +455,8 @@ const ScenarioRegistrar kTeardown({
     .description = "closing the last fd with reports in the log and the backlog frees everything",
     .config = {.cpus = 2, .iterations = 400},
     .scenario = teardown_with_reports_queued,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kOneElement({
@@ -464,7 +467,7 @@ const ScenarioRegistrar kOneElement({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "seed stage commit: one-element report spliced with an uninitialised tail")},
         {P::kLinux618, E::kPass},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kOversize({
@@ -476,7 +479,7 @@ const ScenarioRegistrar kOversize({
     .expect = {
         {P::kSeed, E::kPass},
         {P::kLinux618, expect_violation(FailureKind::kAssertion, "bytes charged for a staged line that was never queued")},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kCallback({
@@ -488,7 +491,7 @@ const ScenarioRegistrar kCallback({
     .expect = {
         {P::kSeed, expect_violation(FailureKind::kAssertion, "stack search: the timer callback's report")},
         {P::kLinux618, E::kPass},
-        {P::kMainline, E::kPass}},
+        {P::kMainline, E::kPass}, {P::kNext, E::kPass}},
 });
 
 const ScenarioRegistrar kNmiReport({
@@ -497,7 +500,8 @@ const ScenarioRegistrar kNmiReport({
                    "subprogram: the NMI's program gets the report",
     .config = {.cpus = 1, .iterations = 200, .interrupt_probability = 0.3},
     .scenario = nmi_report_right_program,
-    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass}},
+    .expect = {{P::kSeed, E::kPass}, {P::kLinux618, E::kPass}, {P::kMainline, E::kPass},
+               {P::kNext, E::kPass}},
 });
 
 }  // namespace

@@ -323,9 +323,10 @@ bool bpf_frame_push(bpf_prog* prog, u32 insn) {
 void bpf_frame_pop() {
   ContextStack* s = this_stack();
   if (s->depth > 0) s->depth--;
-  // next: a run that returns to task context with irqs on is where the
-  // model takes this CPU's irq_work interrupt (stream/bpf_stream_wait.h).
-  if (s->depth == 0 && has_stream_fds() && in_task() && !irqs_disabled()) irq_work_run();
+  // next: natively, a run that returns to task context with irqs on is a
+  // point where the model takes this CPU's irq_work interrupt (the simulator
+  // takes it at every step where it can: model/cpu.h).
+  if (s->depth == 0 && has_stream_fds()) irq_work_interrupt_point();
 }
 
 }  // namespace stream_internal

@@ -13,6 +13,7 @@
 #include "model/profile.h"
 #include "stream/bpf_prog.h"
 #include "stream/bpf_stream_fd.h"
+#include "stream/bpf_stream_fd.h"
 #include "stream/bprintf.h"
 
 KMODEL_NAMESPACE_BEGIN
@@ -36,9 +37,14 @@ void bpf_stream_reader_lock_release(bpf_stream_reader_lock* lock) {
 
 namespace {
 
+// Every reader and poller of the stream (wake_up: all are non-exclusive).
+void bpf_stream_wake_waiters(bpf_stream* stream) {
+  if (stream_fd_seeded_bug(StreamFdSeededBug::kWakeOneWaiter)) wake_up_nr(&stream->waitq, 1);
+  else wake_up(&stream->waitq);
+}
+
 void bpf_stream_notify(irq_work* work) {
-  bpf_stream* stream = llist_entry(work, bpf_stream, notify_work);
-  wake_up(&stream->waitq);
+  bpf_stream_wake_waiters(llist_entry(work, bpf_stream, notify_work));
 }
 
 bpf_stream* bpf_stream_alloc(int id) {
@@ -99,7 +105,7 @@ void bpf_prog_stream_free(bpf_prog* prog) {
       // After the program's last write: readers that find the stream drained
       // from now on see EOF; sleepers and pollers get EPOLLHUP.
       smp_store_release(&s->dead, 1);
-      wake_up(&s->waitq);
+      bpf_stream_wake_waiters(s);
     }
     bpf_stream_put(s);
     s = nullptr;

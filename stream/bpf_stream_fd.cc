@@ -52,22 +52,30 @@ bool readable_or_dead(bpf_stream* stream) {
   return bpf_stream_has_data(stream) || smp_load_acquire(&stream->dead) != 0;
 }
 
-// wait_event_interruptible(stream->waitq, has_data || dead).
-void bpf_stream_wait_readable(bpf_stream* stream) {
+// wait_event_interruptible(stream->waitq, has_data || dead): 0, or
+// -ERESTARTSYS when a signal ends the wait first.
+int bpf_stream_wait_readable(bpf_stream* stream) {
   wait_queue_entry wait;
   if (stream_fd_seeded_bug(StreamFdSeededBug::kCheckBeforeRegister)) {
-    if (readable_or_dead(stream)) return;
+    if (readable_or_dead(stream)) return 0;
     prepare_to_wait(&stream->waitq, &wait);
     wait_woken(&wait);
     finish_wait(&stream->waitq, &wait);
-    return;
+    return 0;
   }
+  int ret = 0;
   for (;;) {
     prepare_to_wait(&stream->waitq, &wait);
     if (readable_or_dead(stream)) break;
+    // The condition first, then the signal, as ___wait_event does.
+    if (signal_pending() && !stream_fd_seeded_bug(StreamFdSeededBug::kSignalIgnored)) {
+      ret = -ERESTARTSYS;
+      break;
+    }
     wait_woken(&wait);
   }
   finish_wait(&stream->waitq, &wait);
+  return ret;
 }
 
 }  // namespace
@@ -83,7 +91,9 @@ int bpf_stream_file_read(bpf_stream_file* file, bpf_user_buf* buf, int len) {
     if (ret != 0) return ret;
     if (dead) return 0;
     if (file->f_flags & BPF_STREAM_O_NONBLOCK) return -EAGAIN;
-    bpf_stream_wait_readable(stream);
+    // A signal ends the wait with nothing consumed.
+    const int err = bpf_stream_wait_readable(stream);
+    if (err) return err;
   }
 }
 

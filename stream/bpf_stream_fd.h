@@ -21,7 +21,9 @@
 //   lock serialises them):
 //     read   0 for len 0; else the bytes copied (<= readable); with nothing
 //            readable: 0 (EOF) if the stream is dead, -EAGAIN for a
-//            non-blocking file, else sleeps until data or death.
+//            non-blocking file, else sleeps until data or death;
+//            -ERESTARTSYS when a signal ends that sleep (nothing consumed;
+//            user space sees -EINTR or a restarted read).
 //            `dead` is read (acquire) BEFORE the data, so data published
 //            before the teardown is always returned before EOF.
 //     poll   registers the poller's entry on the wait queue (when given),
@@ -95,6 +97,12 @@ enum class StreamFdSeededBug : unsigned {
   // The reader checks for data, then registers and sleeps without checking
   // again: a notification between the two is lost.
   kCheckBeforeRegister,
+  // The notification and the teardown wake one sleeper only (as if every
+  // waiter were exclusive): the other readers and pollers sleep on.
+  kWakeOneWaiter,
+  // The sleeping read ignores a pending signal: it never returns
+  // -ERESTARTSYS, and a signal that ends its sleep sends it back to sleep.
+  kSignalIgnored,
 };
 #if KMODEL_IS_SIM
 void stream_fd_seed_bug(StreamFdSeededBug bug);

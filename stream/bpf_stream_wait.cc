@@ -11,11 +11,19 @@ namespace {
 
 // Each CPU's queued works (the kernel's raised_list).
 PerCpu<llist_head> g_irq_work_list;
+// The pending signal of the task each CPU runs (TIF_SIGPENDING).
+PerCpu<Atomic<int>> g_sigpending;
 
 void reset_irq_work() {
-  for (int cpu = 0; cpu < NR_CPUS; cpu++) init_llist_head(per_cpu_ptr(&g_irq_work_list, cpu));
+  for (int cpu = 0; cpu < NR_CPUS; cpu++) {
+    init_llist_head(per_cpu_ptr(&g_irq_work_list, cpu));
+    atomic_set(per_cpu_ptr(&g_sigpending, cpu), 0);
+  }
 }
 const MachineStateReset kReset(&reset_irq_work);
+
+// The CPU's irq_work interrupt runs the list (model/cpu.h).
+const bool kHandlerSet = (set_irq_work_interrupt_handler(&irq_work_run), true);
 
 }  // namespace
 
@@ -33,7 +41,9 @@ bool irq_work_queue(irq_work* work) {
     if (old != IRQ_WORK_BUSY || !try_cmpxchg(&work->flags, &old, IRQ_WORK_PENDING | IRQ_WORK_BUSY))
       return false;
   }
-  llist_add(&work->node, this_cpu_ptr(&g_irq_work_list));
+  // The first work on an empty list raises the CPU's irq_work interrupt;
+  // later ones ride on it.
+  if (llist_add(&work->node, this_cpu_ptr(&g_irq_work_list))) arch_irq_work_raise();
   return true;
 }
 
@@ -54,10 +64,10 @@ void irq_work_run() {
 }
 
 void irq_work_sync(irq_work* work) {
-  // Spinning with irqs on in task context takes this CPU's irq_work
-  // interrupt, so a work queued here runs (the kernel's would too).
+  // Spinning with irqs on takes this CPU's irq_work interrupt, so a work
+  // queued here runs (the kernel's would too).
   while (atomic_read_acquire(&work->flags) != 0) {
-    if (in_task() && !irqs_disabled()) irq_work_run();
+    irq_work_interrupt_point();
     cpu_relax();
   }
 }
@@ -103,12 +113,11 @@ void prepare_to_wait(wait_queue_head* wq, wait_queue_entry* wait) {
 }
 
 void wait_woken(wait_queue_entry* wait) {
-  // A sleeping CPU still takes interrupts: a notification queued on this
-  // CPU (by an NMI that interrupted the reader) runs while it waits.
-  while (atomic_read_acquire(&wait->woken) == 0) {
-    if (in_task() && !irqs_disabled()) irq_work_run();
-    cpu_relax();
-  }
+  // The task is off its CPU until woken; the idle CPU takes interrupts, so
+  // a notification queued on it (an NMI or hardirq that wrote while the
+  // reader slept) runs there and wakes this very sleeper (model/cpu.h).
+  TaskAsleep asleep;
+  while (atomic_read_acquire(&wait->woken) == 0 && !signal_pending()) schedule();
 }
 
 void finish_wait(wait_queue_head* wq, wait_queue_entry* wait) {
@@ -123,12 +132,35 @@ void finish_wait(wait_queue_head* wq, wait_queue_entry* wait) {
   wq_unlock(wq, flags);
 }
 
-void wake_up(wait_queue_head* wq) {
+void wake_up_nr(wait_queue_head* wq, int nr) {
   unsigned long flags;
   wq_lock(wq, &flags);
-  for (wait_queue_entry* w = wq->first; w != nullptr; w = w->next) smp_store_release(&w->woken, 1);
+  int woken = 0;
+  for (wait_queue_entry* w = wq->first; w != nullptr && (nr <= 0 || woken < nr); w = w->next) {
+    smp_store_release(&w->woken, 1);
+    woken++;
+  }
   wq_unlock(wq, flags);
 }
+
+void wake_up(wait_queue_head* wq) { wake_up_nr(wq, 0); }
+
+int waitqueue_len(wait_queue_head* wq) {
+  unsigned long flags;
+  wq_lock(wq, &flags);
+  int n = 0;
+  for (wait_queue_entry* w = wq->first; w != nullptr; w = w->next) n++;
+  wq_unlock(wq, flags);
+  return n;
+}
+
+// ---- signals ---------------------------------------------------------------------
+
+void signal_wake_up(int cpu) { smp_store_release(per_cpu_ptr(&g_sigpending, cpu), 1); }
+
+bool signal_pending() { return atomic_read_acquire(this_cpu_ptr(&g_sigpending)) != 0; }
+
+void clear_signal_pending() { atomic_set(this_cpu_ptr(&g_sigpending), 0); }
 
 bool waitqueue_active(wait_queue_head* wq) {
   unsigned long flags;

@@ -15,6 +15,7 @@
 #include "model/machine_state.h"
 #include "model/percpu.h"
 #include "model/profile.h"
+#include "model/this_cpu.h"
 #include "stream/internal/ctype.h"
 #include "stream/internal/vsprintf.h"
 
@@ -281,14 +282,13 @@ class Preparer {
 
 int bpf_try_get_buffers(bpf_bprintf_buffers** bufs) {
   preempt_disable();
-  Atomic<int>* nest = this_cpu_ptr(&bpf_bprintf_nest_level);
-  // this_cpu_inc_return: one instruction, so an interrupt lands before or
-  // after it, never inside.
-  const int level = atomic_inc_return_relaxed(nest);
+  // this_cpu_inc_return: one unlocked instruction, so an interrupt lands
+  // before or after it, never inside (model/this_cpu.h).
+  const int level = this_cpu_inc_return(&bpf_bprintf_nest_level);
   if (level > MAX_BPRINTF_NEST_LEVEL) {
     // The kernel also WARN_ON_ONCE()s here; in the model a fourth nested
     // user is an expected outcome, not a failed run.
-    atomic_dec(nest);
+    this_cpu_dec(&bpf_bprintf_nest_level);
     preempt_enable();
     return -EBUSY;
   }
@@ -297,12 +297,11 @@ int bpf_try_get_buffers(bpf_bprintf_buffers** bufs) {
 }
 
 void bpf_put_buffers() {
-  Atomic<int>* nest = this_cpu_ptr(&bpf_bprintf_nest_level);
-  if (WARN_ON_ONCE(atomic_read(nest) == 0)) {
+  if (WARN_ON_ONCE(this_cpu_read(&bpf_bprintf_nest_level) == 0)) {
     preempt_enable();
     return;
   }
-  atomic_dec(nest);
+  this_cpu_dec(&bpf_bprintf_nest_level);
   preempt_enable();
 }
 

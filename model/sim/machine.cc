@@ -36,6 +36,10 @@ FailureKind classify_invariant(std::string_view what) {
 
 thread_local Machine* tls_machine = nullptr;
 
+// Cpu::pending_interrupt's value for the CPU's irq_work self-interrupt
+// (model/cpu.h: arch_irq_work_raise); traces show it as interrupt 0.
+constexpr int kIrqWorkInterrupt = -1;
+
 }  // namespace
 
 [[noreturn]] static void throw_invariant(FailureKind kind, std::string message) {
@@ -53,7 +57,7 @@ struct Machine::Cpu {
   // reports what it did (note_access); kNoEvent otherwise.
   std::size_t op_event = kNoEvent;
   static constexpr std::size_t kNoEvent = ~std::size_t{0};
-  int pending_interrupt = 0;  // 1-based; 0 none
+  int pending_interrupt = 0;  // 1-based; 0 none; kIrqWorkInterrupt
   bool relaxed = false;       // cpu_relax() since the last write anyone made
   bool read_clock = false;    // read the clock since the last clock jump
   std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
@@ -230,16 +234,28 @@ void Machine::step_loop() {
       last_cpu = cpu.id;
       result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
       std::vector<int> candidates = deliverable_interrupts(cpu);
-      std::size_t pick = candidates.empty() ? 0 : strategy_.pick_interrupt(cpu.id, candidates);
+      // An idle CPU (its task asleep) while nobody else can progress takes
+      // its first deliverable interrupt: determined by the state, so it is
+      // not a decision of the schedule.
+      const bool forced = !candidates.empty() && cpu.ctx.idle.load(std::memory_order_relaxed) &&
+                          interrupt_context_level_of(cpu.ctx) == 0 && nobody_progresses();
+      std::size_t pick = candidates.empty() ? 0
+                         : forced            ? 1
+                                             : strategy_.pick_interrupt(cpu.id, candidates);
       for (int i = 0; i < config_.cpus; ++i) cpus_[i].waits_for &= ~(std::uint64_t{1} << cpu.id);
-      if (pick == 0 && cpu.pending_op == internal::Op::kRelax)
+      const bool irq_work = pick == 0 && irq_work_deliverable(cpu);
+      if (pick == 0 && !irq_work && cpu.pending_op == internal::Op::kRelax)
         cpu.waits_for = runnable_mask & ~(std::uint64_t{1} << cpu.id);
       if (pick != 0) {
         const int irq = candidates[pick - 1];
-        result_.decisions.push_back({Decision::Kind::kInterrupt, irq});
+        if (!forced) result_.decisions.push_back({Decision::Kind::kInterrupt, irq});
         result_.interrupts_delivered[static_cast<std::size_t>(irq - 1)]++;
         cpu.pending_interrupt = irq;
         result_.trace.add_interrupt(cpu.id, interrupt_context_level_of(cpu.ctx), irq);
+      } else if (irq_work) {
+        // The raised irq_work interrupt is taken at the CPU's first step
+        // where a hardirq can be delivered, before its pending operation.
+        cpu.pending_interrupt = kIrqWorkInterrupt;
       } else {
         cpu.op_event = result_.trace.events().size();
         result_.trace.add_op(cpu.id, interrupt_context_level_of(cpu.ctx), cpu.pending_op,
@@ -274,6 +290,29 @@ void Machine::maybe_jump_clock(const std::vector<int>& runnable) {
   for (int i : runnable) cpus_[i].relaxed = false;
 }
 
+bool Machine::nobody_progresses() const {
+  for (int i = 0; i < config_.cpus; ++i) {
+    const Cpu& c = cpus_[i];
+    if (!c.fiber || c.fiber->finished()) continue;
+    if (!c.relaxed || c.pending_op != internal::Op::kRelax) return false;
+  }
+  return true;
+}
+
+bool Machine::irq_work_deliverable(const Cpu& cpu) const {
+  const unsigned pc = cpu.ctx.preempt_count.load(std::memory_order_relaxed);
+  return cpu.ctx.irq_work_raised.load(std::memory_order_relaxed) &&
+         !cpu.ctx.irqs_disabled.load(std::memory_order_relaxed) &&
+         !(pc & (HARDIRQ_MASK | NMI_MASK));
+}
+
+// The irq_work self-interrupt (model/cpu.h), as a hardirq on this CPU.
+void Machine::run_irq_work(Cpu& cpu) {
+  result_.trace.add_interrupt(cpu.id, interrupt_context_level_of(cpu.ctx), 0);
+  take_irq_work_interrupt(&cpu.ctx);
+  result_.trace.add_interrupt_end(cpu.id, interrupt_context_level_of(cpu.ctx), 0);
+}
+
 std::vector<int> Machine::deliverable_interrupts(const Cpu& cpu) const {
   std::vector<int> out;
   const unsigned pc = cpu.ctx.preempt_count.load(std::memory_order_relaxed);
@@ -299,6 +338,8 @@ void Machine::cpu_entry(Cpu& cpu) {
   try {
     wait_for_turn(cpu);  // the body's start was this step's operation
     scenario_->bodies()[static_cast<std::size_t>(cpu.id)]();
+    // The CPU goes idle: a raised irq_work interrupt is taken now.
+    while (irq_work_deliverable(cpu)) run_irq_work(cpu);
   } catch (const Unwind&) {
   } catch (const InvariantFailure& f) {
     fail(RunResult::Outcome::kFailed, f.kind, absl::StrCat("CPU ", cpu.id, ": ", f.what()));
@@ -327,7 +368,8 @@ void Machine::wait_for_turn(Cpu& cpu) {
     if (unwinding_) throw Unwind{};
     const int irq = std::exchange(cpu.pending_interrupt, 0);
     if (irq == 0) return;
-    run_interrupt(cpu, irq);
+    if (irq == kIrqWorkInterrupt) run_irq_work(cpu);
+    else run_interrupt(cpu, irq);
     cpu.pending_op = op;
     cpu.pending_addr = addr;
     cpu.pending_at = at;
@@ -602,6 +644,9 @@ void reached(int goal) {
 }
 
 void cpu_relax() { internal::sched_point(internal::Op::kRelax, nullptr); }
+
+// One step of a sleeping task (its CPU idle: TaskAsleep, model/cpu.h).
+void schedule() { cpu_relax(); }
 
 int num_possible_cpus() {
   Machine* m = tls_machine;

@@ -8,6 +8,12 @@
 // to completion, before the interrupted operation happens; other CPUs keep
 // running meanwhile, exactly as on hardware.
 //
+// A CPU's raised irq_work interrupt (model/cpu.h) is not a decision: it is
+// taken at the CPU's first step where a hardirq can be delivered, and when
+// its body returns. A CPU whose task sleeps (TaskAsleep) is idle: when no CPU
+// can progress, it takes its first deliverable interrupt (also not a
+// decision: the state determines it, so schedules replay).
+//
 // Simulated time advances `step_ns` per step. When every runnable CPU has
 // called cpu_relax() since the last write anyone made, nobody can make
 // progress without time passing: the clock jumps (1 us, doubling up to
@@ -125,6 +131,9 @@ class Machine {
   void wait_for_turn(Cpu& cpu);
   void run_interrupt(Cpu& cpu, int interrupt);
   std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
+  bool nobody_progresses() const;
+  bool irq_work_deliverable(const Cpu& cpu) const;
+  void run_irq_work(Cpu& cpu);
   void maybe_jump_clock(const std::vector<int>& runnable);
   void fail(RunResult::Outcome outcome, FailureKind kind, std::string message);
   void unwind_all();

@@ -184,10 +184,10 @@ std::string Trace::timeline(int cpus, std::size_t max_rows, bool details) const 
         if (e.object != 0) absl::StrAppend(&cell, " #", e.object);
         break;
       case TraceEvent::Kind::kInterrupt:
-        cell = absl::StrCat(">> interrupt ", e.arg);
+        cell = e.arg == 0 ? std::string(">> irq_work") : absl::StrCat(">> interrupt ", e.arg);
         break;
       case TraceEvent::Kind::kInterruptEnd:
-        cell = absl::StrCat("<< interrupt ", e.arg);
+        cell = e.arg == 0 ? std::string("<< irq_work") : absl::StrCat("<< interrupt ", e.arg);
         break;
       case TraceEvent::Kind::kClockJump:
         absl::StrAppend(&out, absl::StrFormat("%6d", i), "  -- clock +", e.arg, " ns --\n");

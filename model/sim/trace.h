@@ -31,7 +31,7 @@ struct TraceEvent {
   std::uint8_t level = 0;  // interrupt_context_level() when it ran
   internal::Op op = internal::Op::kStart;
   std::uint32_t object = 0;  // 0: none; else first-touch number
-  std::uint64_t arg = 0;     // kInterrupt(End): interrupt number; kClockJump: ns
+  std::uint64_t arg = 0;     // kInterrupt(End): interrupt number (0: irq_work); kClockJump: ns
   internal::SrcLoc at;       // kOp: the operation's caller, when known
   internal::Access access;   // kOp: what a memory operation did (what == null: none)
   bool operator==(const TraceEvent& other) const;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "model/atomic.h"
 #include "model/bug.h"
@@ -238,4 +239,110 @@ TEST_CASE("explored page-allocation failures are strategy choices") {
   CHECK(*failures > 0);
   CHECK(*successes > 0);
   CHECK(page_alloc_stats().pages_live == 0);
+}
+
+// ---- irq_work's self-interrupt and idle CPUs (model/cpu.h) -------------------------
+
+namespace {
+
+// The handler the irq_work layer would register: counts its runs and checks
+// it runs as a hardirq (never inside the NMI that raised it).
+int g_irq_work_runs = 0;
+void count_irq_work() {
+  MODEL_ASSERT(in_hardirq() && !in_nmi(), "irq_work interrupt outside hardirq context");
+  ++g_irq_work_runs;
+}
+
+}  // namespace
+
+TEST_CASE("a raised irq_work interrupt runs at its CPU's first step with irqs on") {
+  set_irq_work_interrupt_handler(&count_irq_work);
+  auto scenario = [](Scenario& s) {
+    g_irq_work_runs = 0;
+    auto x = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [x] {
+      unsigned long flags;
+      local_irq_save(flags);
+      arch_irq_work_raise();
+      WRITE_ONCE(*x, 1);
+      MODEL_ASSERT(g_irq_work_runs == 0, "irq_work ran with irqs off");
+      local_irq_restore(flags);  // the interrupt comes in here
+      MODEL_ASSERT(g_irq_work_runs == 1, "irq_work not taken when irqs came back on");
+      arch_irq_work_raise();  // the body ends: the idle CPU takes it
+    });
+    s.at_end([] { MODEL_ASSERT(g_irq_work_runs == 2, "irq_work not taken at the body's end"); });
+  };
+  CheckResult r = check(Config{.cpus = 1, .iterations = 20}, scenario);
+  INFO(r.report());
+  CHECK(r.ok());
+  set_irq_work_interrupt_handler(nullptr);
+}
+
+TEST_CASE("irq_work raised in an NMI runs after the NMI, on the NMI's CPU") {
+  set_irq_work_interrupt_handler(&count_irq_work);
+  auto scenario = [](Scenario& s) {
+    g_irq_work_runs = 0;
+    auto nmi_done = std::make_shared<Atomic<int>>(0);
+    auto seen_before_end = std::make_shared<bool>(false);
+    s.on_cpu(0, [nmi_done, seen_before_end] {
+      for (int i = 0; i < 20; i++) {
+        if (READ_ONCE(*nmi_done) && g_irq_work_runs == 1) *seen_before_end = true;
+      }
+    });
+    s.nmi(0, [nmi_done] {
+      arch_irq_work_raise();
+      WRITE_ONCE(*nmi_done, 1);
+      MODEL_ASSERT(g_irq_work_runs == 0, "irq_work ran inside the NMI");
+    });
+    s.at_end([nmi_done] {
+      MODEL_ASSERT(g_irq_work_runs == READ_ONCE(*nmi_done), "irq_work raised by the NMI lost");
+    });
+  };
+  CheckResult r = check(Config{.cpus = 1, .iterations = 200, .interrupt_probability = 0.2},
+                        scenario);
+  INFO(r.report());
+  CHECK(r.ok());
+  set_irq_work_interrupt_handler(nullptr);
+}
+
+TEST_CASE("an idle CPU takes the interrupt its sleeping task waits for; a spinner does not") {
+  // The task sleeps until its own CPU's NMI sets the flag. No strategy
+  // delivers the NMI (probability 0): only the idle rule can.
+  auto sleeper = [](bool asleep) {
+    return [asleep](Scenario& s) {
+      auto flag = std::make_shared<Atomic<int>>(0);
+      auto nmi_saw_idle = std::make_shared<bool>(false);
+      s.on_cpu(0, [flag, asleep] {
+        if (asleep) {
+          TaskAsleep sleeping;
+          while (!READ_ONCE(*flag)) schedule();
+        } else {
+          while (!READ_ONCE(*flag)) cpu_relax();
+        }
+      });
+      s.nmi(0, [flag, nmi_saw_idle] {
+        *nmi_saw_idle = cpu_is_idle();
+        WRITE_ONCE(*flag, 1);
+      });
+      s.at_end([nmi_saw_idle, asleep] {
+        MODEL_ASSERT(*nmi_saw_idle == asleep, "cpu_is_idle() wrong in the NMI");
+      });
+    };
+  };
+  Config config{.cpus = 1, .iterations = 5, .max_steps = 2000, .interrupt_probability = 0};
+  CheckResult idle = check(config, sleeper(true));
+  INFO(idle.report());
+  CHECK(idle.ok());
+  CheckResult spinning = check(config, sleeper(false));
+  REQUIRE_FALSE(spinning.ok());
+  CHECK(spinning.failure->outcome == RunResult::Outcome::kHang);
+  // The idle rule's delivery is the state's, not a decision: it replays.
+  RandomStrategy strategy(3, 0);
+  RunResult once = run_once(config, sleeper(true), strategy);
+  REQUIRE(once.ok());
+  CHECK(once.interrupts_delivered == std::vector<int>{1});
+  auto again = replay(config, sleeper(true), once.schedule);
+  REQUIRE(again.ok());
+  CHECK(again->ok());
+  CHECK(again->trace == once.trace);
 }

@@ -1,11 +1,14 @@
 // tests/stream/bpf_stream_fd_next_test.cc: the `next` profile's stream fds,
 // natively on CPU 0: the open path's errors, non-blocking reads, poll, EOF
 // only when dead and drained, the readable count, the stream outliving its
-// program while an fd is open, the irq_work notification's deferral.
+// program while an fd is open, the irq_work notification's deferral; a
+// reader on CPU 1 blocked in read and ended by a signal.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <string>
+#include <thread>
 
 #include "alloc/stream_elem.h"
 #include "model/native/cpu_binding.h"
@@ -172,4 +175,33 @@ TEST_CASE("next: EOF only when dead and drained; the fd keeps the stream past th
   bpf_fd_table_release(&table);
   bpf_stream_alloc_drain_all();
   CHECK(bpf_stream_alloc_stats_read().elems_live == 0);
+}
+
+TEST_CASE("next: a signal ends a blocked read with -ERESTARTSYS, nothing consumed") {
+  Fixture f;  // CPU 0: the signaller and writer
+  const int fd = f.open(0);  // blocking
+  REQUIRE(fd >= 0);
+  std::atomic<int> first{1}, second{1};
+  std::string got;
+  std::thread reader([&] {
+    native::CpuBinding cpu{1};
+    char buf[8];
+    first.store(bpf_stream_fd_read(&f.table, fd, buf, sizeof(buf)));
+    const bool pending = signal_pending();
+    clear_signal_pending();  // delivered; the read restarts
+    const int n = bpf_stream_fd_read(&f.table, fd, buf, sizeof(buf));
+    if (n > 0) got.assign(buf, static_cast<std::size_t>(n));
+    second.store(pending ? n : -1000);
+  });
+  // The reader is on the wait queue (asleep, or about to check and sleep).
+  while (waitqueue_len(&f.out()->waitq) == 0) cpu_relax();
+  signal_wake_up(1);
+  while (first.load() == 1) cpu_relax();
+  CHECK(first.load() == -ERESTARTSYS);
+  CHECK(atomic_read(&f.out()->readable) == 0);
+  f.push("after");
+  irq_work_run();  // this CPU's notification wakes the restarted read
+  reader.join();
+  CHECK(second.load() == 5);
+  CHECK(got == "after");
 }
