@@ -65,7 +65,8 @@ ABSL_FLAG(std::string, failures_dir, "streamcheck-failures",
           "missing; relative to where streamcheck was started); empty: none");
 ABSL_FLAG(std::string, out, "", "merge: write the merged report to this file (never an input)");
 ABSL_FLAG(bool, verbose, false,
-          "run: also print, for each expected violation found, its failure and replay command");
+          "run: also print, for each expected violation found, its failure and replay "
+          "command, and each step's values and caller in failures' timelines");
 ABSL_FLAG(bool, quiet, false, "run: print only unmet expectations and the summary");
 ABSL_FLAG(std::string, trace_out, "",
           "write a Chrome trace-event JSON (Perfetto, chrome://tracing) of one run: for "
@@ -111,8 +112,9 @@ commands:
              --shard --json --trace-out --failures-dir --verbose --quiet
   streamcheck replay SCENARIO SCHEDULE|@FILE|- [--profile=P] [--cpus=N] [--trace-out=FILE]
       re-runs one schedule string ('v2:...'; 'v1:...' on the old clock)
-      exactly, printing the per-CPU
-      timeline; exit 0 if the run passes, 1 if it fails. @FILE reads the
+      exactly, printing the per-CPU timeline with each step's values and
+      caller ('= 1', 'cmpxchg 0 -> 1 ok', '@llist.h:80'); exit 0 if the run
+      passes, 1 if it fails. @FILE reads the
       schedule from a file (a failure file of `run`, or a --json report:
       the failure of SCENARIO's entry, with its profile and CPU count);
       '-' reads it from stdin.
@@ -137,13 +139,14 @@ flags (--name=value; '-' and '_' are interchangeable in names):
   --failures-dir=D   where `run` writes each failing schedule, one file per
                      failure (default streamcheck-failures; '' for none)
   --out=FILE         merge: the merged report (never one of the inputs)
-  --verbose          run: also each expected finding's failure and replay
+  --verbose          run: also each expected finding's failure and replay,
+                     and values and callers in failures' timelines
   --quiet            run: only unmet expectations and the summary
 
 On a terminal, `run` shows a progress line (schedules/s, elapsed, ETA);
 off a terminal, a plain `progress:` line every 5 s of a long check.
-A failure prints the shrunk schedule, the per-CPU timeline and the replay
-command.
+A failure prints the shrunk schedule, the per-CPU timeline (its last 60
+steps; --verbose adds each step's values and caller) and the replay command.
 exit code: 0 expectations met, 1 violation or unmet expectation,
            2 usage error (bad command, flag value, schedule or file),
            130 interrupted by Ctrl-C (after a partial summary and --json))";
@@ -509,7 +512,7 @@ void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
   }
   std::printf("  run %llu; schedule shrunk from %zu to %zu decisions\n%s  replay: %s\n\n",
               static_cast<unsigned long long>(r.failing_run), r.original_length,
-              f.decisions.size(), f.report().c_str(), replay.c_str());
+              f.decisions.size(), f.report(/*details=*/o.verbose).c_str(), replay.c_str());
 }
 
 // One line per check: verdict, scenario, profile, expectation, outcome,
@@ -716,7 +719,9 @@ int cmd_replay(const std::string& name, const std::string& arg, const Options& o
     // The whole timeline, once (report() would add its tail before it).
     std::printf("%s under %s: %s", name.c_str(), kmodel::profile_name(profile),
                 r->summary().c_str());
-    if (!r->trace.events().empty()) std::printf("%s", r->trace.timeline(r->cpus).c_str());
+    // With each step's values and caller: a replay is the close look.
+    if (!r->trace.events().empty())
+      std::printf("%s", r->trace.timeline(r->cpus, 200, /*details=*/true).c_str());
     if (trace.requested())
       if (std::string err = trace.write(streamcheck::chrome_trace_json(*r)); !err.empty())
         return usage_error(err);

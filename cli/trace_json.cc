@@ -33,10 +33,48 @@ std::string thread_metadata(int cpu) {
                       ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":", cpu, "}}");
 }
 
+// A value of an access: a JSON number when a double holds it exactly,
+// else (and for pointers) a string, "0x..." or decimal.
+std::string json_value(const kmodel::internal::Access& a, std::uint64_t bits) {
+  using kmodel::internal::Access;
+  constexpr std::uint64_t kExact = std::uint64_t{1} << 53;
+  if (a.flags & Access::kPointer) return json_quote(kmodel::access_value_text(a, bits));
+  const bool negative = (a.flags & Access::kSigned) && static_cast<std::int64_t>(bits) < 0;
+  const std::uint64_t magnitude = negative ? 0 - bits : bits;
+  const std::string text = kmodel::access_value_text(a, bits);
+  return magnitude < kExact ? text : json_quote(text);
+}
+
+// What a memory operation did: "op", "order" and its values (load/store:
+// "value"; xchg and fetch ops: "old", "new"; cmpxchg: "expected", "found",
+// "new", "ok").
+std::string access_args(const kmodel::internal::Access& a) {
+  using kmodel::internal::Access;
+  if (a.what == nullptr) return "";
+  std::string out = absl::StrCat(",\"op\":", json_quote(a.what), ",\"order\":\"",
+                                 kmodel::internal::order_name(a.order), "\"");
+  const bool read = a.flags & Access::kRead;
+  const bool written = a.flags & Access::kWritten;
+  if (a.flags & Access::kExpected)
+    absl::StrAppend(&out, ",\"expected\":", json_value(a, a.expected), ",\"found\":",
+                    json_value(a, a.read), ",\"new\":", json_value(a, a.written), ",\"ok\":",
+                    (a.flags & Access::kOk) ? "true" : "false");
+  else if (read && written)
+    absl::StrAppend(&out, ",\"old\":", json_value(a, a.read), ",\"new\":",
+                    json_value(a, a.written));
+  else if (read || written)
+    absl::StrAppend(&out, ",\"value\":", json_value(a, read ? a.read : a.written));
+  return out;
+}
+
 std::string op_slice(const TraceEvent& e, std::uint64_t index) {
+  std::string args = absl::StrCat("\"object\":", e.object, ",\"step\":", index,
+                                  ",\"level\":\"", level_name(e.level), "\"",
+                                  access_args(e.access));
+  if (e.at.file != nullptr)
+    absl::StrAppend(&args, ",\"at\":", json_quote(kmodel::location_text(e.at, true)));
   return absl::StrCat(head("X", e.cpu, index, kmodel::internal::op_name(e.op)),
-                      ",\"dur\":1,\"cat\":\"op\",\"args\":{\"object\":", e.object,
-                      ",\"step\":", index, ",\"level\":\"", level_name(e.level), "\"}}");
+                      ",\"dur\":1,\"cat\":\"op\",\"args\":{", args, "}}");
 }
 
 std::string interrupt_slice(int cpu, std::uint64_t interrupt, std::uint64_t begin,

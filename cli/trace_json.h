@@ -6,7 +6,14 @@
 // the step numbers shown match the `step` column of Trace::timeline():
 //
 //   - every operation step: a complete slice ("ph":"X", dur 1) named after
-//     the operation (load, rmw, ...), args {object, step, level};
+//     the operation (load, rmw, ...), args {object, step, level}; a memory
+//     operation of model/atomic.h adds what it did: "op" (load, store,
+//     xchg, cmpxchg, fetch_add, ...), "order" (relaxed, acquire, release,
+//     seq_cst) and its values: "value" (load, store), "old" and "new"
+//     (xchg, fetch ops), "expected", "found", "new" and "ok" (cmpxchg);
+//     integers are JSON numbers (strings beyond 2^53), pointers "0x..."
+//     strings; and any step whose caller is known has "at":
+//     "stream/bpf_stream.cc:123";
 //   - every interrupt: a slice "interrupt <n>" from its kInterrupt event to
 //     the matching kInterruptEnd on the same CPU, so the handler's
 //     operations appear nested under it (an interrupt still open when the

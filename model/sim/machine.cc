@@ -52,6 +52,11 @@ struct Machine::Cpu {
   std::unique_ptr<Fiber> fiber;
   internal::Op pending_op = internal::Op::kStart;
   const void* pending_addr = nullptr;
+  internal::SrcLoc pending_at;  // the caller of the pending operation, if known
+  // The trace event of the step running now, until its memory operation
+  // reports what it did (note_access); kNoEvent otherwise.
+  std::size_t op_event = kNoEvent;
+  static constexpr std::size_t kNoEvent = ~std::size_t{0};
   int pending_interrupt = 0;  // 1-based; 0 none; kIrqWorkInterrupt
   bool relaxed = false;       // cpu_relax() since the last write anyone made
   bool read_clock = false;    // read the clock since the last clock jump
@@ -133,9 +138,9 @@ std::string RunResult::summary() const {
   return out;
 }
 
-std::string RunResult::report() const {
+std::string RunResult::report(bool details) const {
   std::string out = summary();
-  if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60));
+  if (!trace.events().empty()) absl::StrAppend(&out, trace.timeline(cpus, 60, details));
   return out;
 }
 
@@ -162,6 +167,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     cpus_[i].id = i;
     cpus_[i].ctx.cpu = i;
   }
+  result_.trace.reuse_buffer();
   vclock_.assign(static_cast<std::size_t>(config_.cpus),
                  std::vector<std::uint32_t>(static_cast<std::size_t>(config_.cpus), 0));
   for (int i = 0; i < config_.cpus; ++i) vclock_[i][i] = 1;
@@ -269,8 +275,9 @@ void Machine::step_loop() {
         // where a hardirq can be delivered, before its pending operation.
         cpu.pending_interrupt = kIrqWorkInterrupt;
       } else {
+        cpu.op_event = result_.trace.events().size();
         result_.trace.add_op(cpu.id, interrupt_context_level_of(cpu.ctx), cpu.pending_op,
-                             cpu.pending_addr);
+                             cpu.pending_addr, cpu.pending_at);
       }
       ++result_.steps;
       now_ns_ += config_.step_ns;
@@ -431,6 +438,7 @@ void Machine::cpu_entry(Cpu& cpu) {
 void Machine::wait_for_turn(Cpu& cpu) {
   const internal::Op op = cpu.pending_op;
   const void* addr = cpu.pending_addr;
+  const internal::SrcLoc at = cpu.pending_at;
   for (;;) {
     if (unwinding_) throw Unwind{};
     const int irq = std::exchange(cpu.pending_interrupt, 0);
@@ -439,6 +447,8 @@ void Machine::wait_for_turn(Cpu& cpu) {
     else run_interrupt(cpu, irq);
     cpu.pending_op = op;
     cpu.pending_addr = addr;
+    cpu.pending_at = at;
+    cpu.op_event = Cpu::kNoEvent;
     cpu.fiber->suspend();
   }
 }
@@ -452,7 +462,7 @@ void Machine::run_interrupt(Cpu& cpu, int interrupt) {
   result_.trace.add_interrupt_end(cpu.id, interrupt_context_level_of(cpu.ctx), interrupt);
 }
 
-void Machine::sched_point(internal::Op op, const void* addr) {
+void Machine::sched_point(internal::Op op, const void* addr, internal::SrcLoc at) {
   Cpu* cpu = running_;
   if (cpu == nullptr) return;  // setup, at_end: no scheduling
   if (unwinding_) {
@@ -474,6 +484,8 @@ void Machine::sched_point(internal::Op op, const void* addr) {
   if (op == internal::Op::kClock) cpu->read_clock = true;
   cpu->pending_op = op;
   cpu->pending_addr = addr;
+  cpu->pending_at = at;
+  cpu->op_event = Cpu::kNoEvent;
   cpu->fiber->suspend();
   wait_for_turn(*cpu);
   // The operation happens now: account it in the happens-before relation.
@@ -555,6 +567,12 @@ void Machine::note_write() {
   ++writes_;
   for (int i = 0; i < config_.cpus; ++i) cpus_[i].relaxed = false;
   stall_jump_ns_ = 1000;
+}
+
+void Machine::note_access(const internal::Access& access) {
+  Cpu* cpu = running_;
+  if (cpu == nullptr || unwinding_ || cpu->op_event == Cpu::kNoEvent) return;
+  result_.trace.set_access(std::exchange(cpu->op_event, Cpu::kNoEvent), access);
 }
 
 int Machine::choose(int n, const char* label) {
@@ -675,8 +693,12 @@ void Machine::run_end_checks() {
 
 namespace internal {
 
-void sched_point(Op op, const void* addr) {
-  if (Machine* m = tls_machine) m->sched_point(op, addr);
+void sched_point(Op op, const void* addr, SrcLoc at) {
+  if (Machine* m = tls_machine) m->sched_point(op, addr, at);
+}
+
+void note_access(const Access& access) {
+  if (Machine* m = tls_machine) m->note_access(access);
 }
 
 void note_write(const void*) {
@@ -712,7 +734,7 @@ bool deadline_reached() {
 int choose(int n, const char* label) {
   Machine* m = tls_machine;
   if (m == nullptr) return 0;
-  m->sched_point(Op::kChoice, nullptr);
+  m->sched_point(Op::kChoice, nullptr, {});
   return m->choose(n, label);
 }
 

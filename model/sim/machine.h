@@ -96,8 +96,9 @@ struct RunResult {
   bool ok() const { return outcome == Outcome::kPass; }
   // Outcome, message, steps and schedule (no timeline).
   std::string summary() const;
-  // summary() plus the tail of the per-CPU timeline.
-  std::string report() const;
+  // summary() plus the tail of the per-CPU timeline (with `details`, each
+  // step's values and caller: Trace::timeline).
+  std::string report(bool details = false) const;
 };
 
 const char* outcome_name(RunResult::Outcome outcome);
@@ -113,8 +114,9 @@ class Machine {
   RunResult run(const ScenarioFn& scenario);
 
   // ---- Entry points of the platform hooks (on the running machine) -------
-  void sched_point(internal::Op op, const void* addr);
+  void sched_point(internal::Op op, const void* addr, internal::SrcLoc at);
   void note_write();
+  void note_access(const internal::Access& access);
   int choose(int n, const char* label);
   void reach(int goal);
   void track_alloc(void* p, std::size_t n, const char* what);

@@ -156,6 +156,12 @@ expect_stdout 'expected: violation assertion'
 expect_exit 1 "another failure is not the finding" -- run 'rqspinlock/seeded_bug/*' --cpus=1 \
   --profile=mainline
 expect_stdout 'got:      assertion: at end:'
+# Its timeline keeps the columns by default; --verbose adds each step's
+# values and caller.
+grep -q "values @caller" "$tmp/out" && fail "the default failure timeline shows values: $(cat "$tmp/out")"
+expect_exit 1 "another failure, verbose" -- run 'rqspinlock/seeded_bug/*' --cpus=1 \
+  --profile=mainline --verbose
+expect_stdout "values @caller"
 
 # Replaying a failure found by run reproduces it (exit 1) and writes its trace.
 "$bin" run 'llist/bug_*' --verbose >"$tmp/bug.out" 2>&1
@@ -172,6 +178,23 @@ if [ -n "$cmd" ]; then
 else
   fail "run 'llist/bug_*' printed no replay command: $(cat "$tmp/bug.out")"
 fi
+
+# The trace of a stream failure shows what each step read and wrote, and the
+# line of the model that did it (stream/, not model/atomic.h): as args of the
+# --trace-out slices, and in replay's timeline.
+expect_exit 0 "trace with values" -- run 'stream/kernel_bug_capacity_leak_long_output' \
+  --profile=linux-6.18 --trace-out="$tmp/values.json" --failures-dir=
+grep -qE '"value":-?[0-9]+,"at":"stream/bpf_stream\.cc:[0-9]+"' "$tmp/values.json" ||
+  fail "--trace-out has no load or store with a value in stream/bpf_stream.cc: $(cat "$tmp/values.json")"
+grep -qE '"op":"cmpxchg","order":"[a-z_]+","expected":-?[0-9]+,"found":-?[0-9]+,"new":-?[0-9]+,"ok":(true|false),"at":"[a-z_]+/[a-z_.]+:[0-9]+"' \
+  "$tmp/values.json" || fail "--trace-out has no cmpxchg with its values and caller"
+grep -q '"at":"model/atomic.h' "$tmp/values.json" && fail "--trace-out names model/atomic.h as a caller"
+sched=$(grep -o '"schedule":"v1:[^"]*"' "$tmp/values.json" | head -1 | cut -d'"' -f4)
+expect_exit 1 "replay with values" -- replay stream/kernel_bug_capacity_leak_long_output "$sched" \
+  --profile=linux-6.18
+expect_stdout "values @caller"
+grep -qE '(= |:= |fetch_[a-z]+ |cmpxchg )-?[0-9].*  @bpf_stream\.cc:[0-9]+$' "$tmp/out" ||
+  fail "replay's timeline shows no value and bpf_stream.cc line: $(cat "$tmp/out")"
 
 # The default output is one line per check: an expected finding prints no
 # details (its schedule goes to a file, the summary says where); --quiet

@@ -1,9 +1,11 @@
 // The Chrome trace-event export (cli/trace_json.h): well-formed JSON, one
 // named track per CPU, op slices at their step, and interrupt slices that
 // contain exactly the operations their CPU ran between the interrupt's start
-// and end, for a handmade trace (nested interrupts) and for real runs.
+// and end, for a handmade trace (nested interrupts) and for real runs; the
+// values each memory operation read and wrote and its caller's file:line.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -14,6 +16,7 @@
 #include "cli/trace_json.h"
 #include "model/atomic.h"
 #include "model/sim/check.h"
+#include "sync/llist.h"
 
 using streamcheck::JsonValue;
 using Type = streamcheck::JsonValue::Type;
@@ -36,10 +39,12 @@ struct Slice {
   std::string name;
   std::uint64_t tid, ts, dur;
   std::string level;  // ops only
+  const JsonValue* args = nullptr;  // into Exported::doc
 };
 
 // The parsed export, checked for the keys every event must carry.
 struct Exported {
+  std::shared_ptr<JsonValue> doc;
   std::map<std::uint64_t, std::string> thread_names;  // tid -> name
   std::vector<Slice> ops, interrupts;
   std::vector<std::string> instants;
@@ -50,10 +55,11 @@ Exported parse_export(const std::string& json) {
   INFO(json.substr(0, 2000));
   REQUIRE(doc.ok());
   REQUIRE(doc->find("otherData") != nullptr);
-  absl::StatusOr<const JsonValue*> events =
-      streamcheck::get_member(*doc, "traceEvents", Type::kArray);
-  REQUIRE(events.ok());
   Exported out;
+  out.doc = std::make_shared<JsonValue>(*std::move(doc));
+  absl::StatusOr<const JsonValue*> events =
+      streamcheck::get_member(*out.doc, "traceEvents", Type::kArray);
+  REQUIRE(events.ok());
   for (const JsonValue& e : (*events)->array()) {
     REQUIRE(e.is(Type::kObject));
     const std::string ph = str(e, "ph");
@@ -63,7 +69,7 @@ Exported parse_export(const std::string& json) {
       if (name == "thread_name") out.thread_names[num(e, "tid")] = str(*e.find("args"), "name");
     } else if (ph == "X") {
       const JsonValue& args = *e.find("args");
-      Slice s{name, num(e, "tid"), num(e, "ts"), num(e, "dur"), ""};
+      Slice s{name, num(e, "tid"), num(e, "ts"), num(e, "dur"), "", &args};
       if (str(e, "cat") == "op") {
         s.level = str(args, "level");
         CHECK(num(args, "step") == s.ts);
@@ -136,6 +142,23 @@ kmodel::RunResult handmade_run() {
   return r;
 }
 
+// The text of line `line` of a source file of the workspace (a test data
+// file), or "" when there is no such line.
+std::string source_line(const std::string& path, std::uint64_t line) {
+  std::ifstream in(path);
+  std::string text;
+  for (std::uint64_t i = 0; i < line && std::getline(in, text); ++i) {
+  }
+  return in ? text : "";
+}
+
+// "file:line" split; line 0 when malformed.
+std::pair<std::string, std::uint64_t> split_at(const std::string& at) {
+  const std::size_t colon = at.rfind(':');
+  if (colon == std::string::npos) return {at, 0};
+  return {at.substr(0, colon), std::stoull(at.substr(colon + 1))};
+}
+
 }  // namespace
 
 TEST_CASE("trace export: tracks per CPU, op slices, nested interrupt slices") {
@@ -196,6 +219,95 @@ TEST_CASE("trace export: real runs with NMIs nest each handler under its interru
     check_nesting(r.trace, x);
   });
   CHECK(with_interrupts > 0);
+}
+
+TEST_CASE("trace export: a memory operation's slice carries its values and caller") {
+  using kmodel::internal::Access;
+  kmodel::RunResult run = handmade_run();
+  Access load;  // event 4: READ_ONCE that read -2
+  load.what = "load";
+  load.flags = Access::kRead | Access::kSigned;
+  load.read = static_cast<std::uint64_t>(-2);
+  run.trace.set_access(4, load);
+  Access cas;  // event 5: a failed cmpxchg of a pointer
+  cas.what = "cmpxchg";
+  cas.order = static_cast<std::uint8_t>(std::memory_order_acquire);
+  cas.flags = Access::kRead | Access::kWritten | Access::kExpected | Access::kPointer;
+  cas.expected = 0;
+  cas.read = 0x10;
+  cas.written = 0xffffffffffff0000ull;
+  run.trace.set_access(5, cas);
+  Access big;  // event 7: a store of a value a double does not hold exactly
+  big.what = "store";
+  big.flags = Access::kWritten;
+  big.written = (std::uint64_t{1} << 60) + 1;
+  run.trace.set_access(7, big);
+  const std::string json = streamcheck::chrome_trace_json(run);
+  const Exported x = parse_export(json);
+  INFO(json);
+  std::map<std::uint64_t, const JsonValue*> args;
+  for (const Slice& s : x.ops) args[s.ts] = s.args;
+  REQUIRE(args.count(4) + args.count(5) + args.count(7) == 3);
+  CHECK(str(*args[4], "op") == "load");
+  CHECK(str(*args[4], "order") == "relaxed");
+  REQUIRE(args[4]->find("value") != nullptr);
+  CHECK(args[4]->find("value")->is(Type::kNumber));
+  CHECK(args[4]->find("value")->text() == "-2");
+  CHECK(args[4]->find("at") == nullptr);  // handmade: no caller known
+  CHECK(str(*args[5], "op") == "cmpxchg");
+  CHECK(str(*args[5], "order") == "acquire");
+  CHECK(str(*args[5], "expected") == "0x0");
+  CHECK(str(*args[5], "found") == "0x10");
+  CHECK(str(*args[5], "new") == "0xffffffffffff0000");
+  REQUIRE(args[5]->find("ok") != nullptr);
+  CHECK(args[5]->find("ok")->is(Type::kBool));
+  CHECK_FALSE(args[5]->find("ok")->boolean());
+  CHECK(str(*args[7], "value") == "1152921504606846977");
+  CHECK(args[0]->find("op") == nullptr);  // a start step: no memory operand
+}
+
+TEST_CASE("trace export: real llist runs name the kernel-shaped line of each cmpxchg") {
+  auto scenario = [](kmodel::Scenario& s) {
+    struct State {
+      kmodel::llist_head head;
+      kmodel::llist_node a, b;
+    };
+    auto st = std::make_shared<State>();
+    kmodel::init_llist_head(&st->head);
+    s.on_cpu(0, [st] { kmodel::llist_add(&st->a, &st->head); });
+    s.on_cpu(1, [st] {
+      kmodel::llist_add(&st->b, &st->head);
+      kmodel::llist_del_all(&st->head);
+    });
+  };
+  kmodel::Config config{.cpus = 2, .seed = 5, .iterations = 20};
+  int cmpxchgs = 0, xchgs = 0;
+  kmodel::check(config, scenario, [&](std::uint64_t, const kmodel::RunResult& r) {
+    const Exported x = parse_export(streamcheck::chrome_trace_json(r));
+    for (const Slice& s : x.ops) {
+      if (s.args->find("op") == nullptr) continue;
+      const std::string op = str(*s.args, "op");
+      const auto [file, line] = split_at(str(*s.args, "at"));
+      INFO(op << " at " << file << ":" << line);
+      // The caller is the list's code (sync/llist.cc, sync/llist.h), never
+      // model/atomic.h, and its line holds the operation.
+      CHECK((file == "sync/llist.cc" || file == "sync/llist.h"));
+      if (op == "cmpxchg") {
+        ++cmpxchgs;
+        CHECK_THAT(source_line(file, line), Catch::Contains("cmpxchg"));
+        CHECK(s.args->find("expected") != nullptr);
+        CHECK(s.args->find("found") != nullptr);
+        CHECK(s.args->find("new") != nullptr);
+        CHECK(s.args->find("ok") != nullptr);
+      } else if (op == "xchg") {
+        ++xchgs;
+        CHECK_THAT(source_line(file, line), Catch::Contains("xchg"));
+        CHECK(str(*s.args, "new") == "0x0");  // llist_del_all swaps in nullptr
+      }
+    }
+  });
+  CHECK(cmpxchgs >= 40);  // two adds a run
+  CHECK(xchgs == 20);
 }
 
 TEST_CASE("json parser: accepts what the writers produce, rejects malformed text") {
