@@ -189,7 +189,7 @@ grep -qE '"value":-?[0-9]+,"at":"stream/bpf_stream\.cc:[0-9]+"' "$tmp/values.jso
 grep -qE '"op":"cmpxchg","order":"[a-z_]+","expected":-?[0-9]+,"found":-?[0-9]+,"new":-?[0-9]+,"ok":(true|false),"at":"[a-z_]+/[a-z_.]+:[0-9]+"' \
   "$tmp/values.json" || fail "--trace-out has no cmpxchg with its values and caller"
 grep -q '"at":"model/atomic.h' "$tmp/values.json" && fail "--trace-out names model/atomic.h as a caller"
-sched=$(grep -o '"schedule":"v1:[^"]*"' "$tmp/values.json" | head -1 | cut -d'"' -f4)
+sched=$(grep -oE '"schedule":"v[0-9]+:[^"]*"' "$tmp/values.json" | head -1 | cut -d'"' -f4)
 expect_exit 1 "replay with values" -- replay stream/kernel_bug_capacity_leak_long_output "$sched" \
   --profile=linux-6.18
 expect_stdout "values @caller"
