@@ -504,10 +504,7 @@ void Machine::race_access(int cpu, const void* addr, bool write, bool plain, int
   const auto n = static_cast<std::size_t>(config_.cpus);
   std::vector<std::uint32_t>& me = vclock_[static_cast<std::size_t>(cpu)];
   Shadow& s = shadow_[addr];
-  if (s.read_epoch.empty()) {
-    s.read_epoch.assign(n, 0);
-    s.read_plain.assign(n, false);
-  }
+  auto read_plain = [&s](std::size_t d) { return ((s.read_plain >> d) & 1u) != 0; };
   auto race = [&](int other, bool other_write, bool other_plain) {
     throw_invariant(
         FailureKind::kRace,
@@ -524,25 +521,27 @@ void Machine::race_access(int cpu, const void* addr, bool write, bool plain, int
     race(s.write_cpu, true, s.write_plain);
   if (write) {
     for (std::size_t d = 0; d < n; ++d)
-      if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || s.read_plain[d]) &&
+      if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || read_plain(d)) &&
           s.read_epoch[d] > me[d])
-        race(static_cast<int>(d), false, s.read_plain[d]);
+        race(static_cast<int>(d), false, read_plain(d));
   }
+  const auto bit = std::uint32_t{1} << cpu;
   if (write) {
     s.write_cpu = cpu;
     s.write_epoch = me[static_cast<std::size_t>(cpu)];
     s.write_plain = plain;
-    std::fill(s.read_epoch.begin(), s.read_epoch.end(), 0);
+    std::fill(s.read_epoch, s.read_epoch + n, 0);
+    s.read_plain = 0;
   } else {
     s.read_epoch[static_cast<std::size_t>(cpu)] = me[static_cast<std::size_t>(cpu)];
-    s.read_plain[static_cast<std::size_t>(cpu)] = plain;
+    s.read_plain = plain ? (s.read_plain | bit) : (s.read_plain & ~bit);
   }
   if (plain) return;
   // Marked accesses synchronise (all sequentially consistent here).
-  if (op != internal::Op::kStore && !s.sync.empty())
+  if (op != internal::Op::kStore && s.has_sync)
     for (std::size_t d = 0; d < n; ++d) me[d] = std::max(me[d], s.sync[d]);
   if (op != internal::Op::kLoad) {
-    if (s.sync.empty()) s.sync.assign(n, 0);
+    s.has_sync = true;
     for (std::size_t d = 0; d < n; ++d) s.sync[d] = std::max(s.sync[d], me[d]);
     ++me[static_cast<std::size_t>(cpu)];
   }

@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
 #include "model/sim/fiber.h"
@@ -158,17 +159,22 @@ class Machine {
   // location. A plain access racing with another CPU's access to the same
   // location (at least one a write, no happens-before between them) fails
   // the run. An interrupt handler runs in its CPU's program order.
+  // Fixed-size per location (no allocation per location: the detector is
+  // on for every run, and a heap node per location cost a third of the
+  // simulator's speed).
   struct Shadow {
     int write_cpu = -1;
     std::uint32_t write_epoch = 0;
     bool write_plain = false;
-    std::vector<std::uint32_t> read_epoch;  // per CPU, 0: none
-    std::vector<bool> read_plain;
-    std::vector<std::uint32_t> sync;        // released clock, empty: none
+    bool has_sync = false;                       // sync holds a released clock
+    std::uint32_t read_plain = 0;                // bit per CPU
+    std::uint32_t read_epoch[NR_CPUS] = {};      // per CPU, 0: none
+    std::uint32_t sync[NR_CPUS] = {};            // released clock
   };
+  static_assert(NR_CPUS <= 32, "Shadow::read_plain is a 32-bit mask");
   void race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op);
   std::vector<std::vector<std::uint32_t>> vclock_;
-  std::map<const void*, Shadow> shadow_;
+  absl::flat_hash_map<const void*, Shadow> shadow_;
 
   // Model memory the run allocated (live) and freed (kept, poisoned, until
   // the run ends, so a stale access is caught rather than reused).

@@ -17,9 +17,9 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "model/internal/hooks.h"
 
 KMODEL_NAMESPACE_BEGIN
@@ -81,7 +81,7 @@ class Trace {
 
  private:
   std::vector<TraceEvent> events_;
-  std::unordered_map<const void*, std::uint32_t> objects_;
+  absl::flat_hash_map<const void*, std::uint32_t> objects_;
 };
 
 KMODEL_NAMESPACE_END
