@@ -56,6 +56,10 @@ int producer_len(int seq) { return 5 + (seq * 37) % 1020; }  // 5..1024
 
 struct Shared {
   llist_head handoff;
+  // Every eighth producer element goes here instead, for the NMIs alone to
+  // free (the consumers only take what is left at the end): the consumers
+  // spin on `handoff` and would otherwise leave an NMI nothing to free.
+  llist_head nmi_handoff;
   std::atomic<long> produced{0};
   std::atomic<long> task_failures{0};
   std::atomic<long> nmi_ok[kProducers] = {};
@@ -71,7 +75,10 @@ struct Shared {
   std::atomic<long> corrupt{0};
   std::atomic<long> nmi_freed{0};
   std::atomic<u64> nmi_count[kProducers] = {};
-  Shared() { init_llist_head(&handoff); }
+  Shared() {
+    init_llist_head(&handoff);
+    init_llist_head(&nmi_handoff);
+  }
 };
 
 Shared* g_shared;
@@ -102,11 +109,11 @@ void consume(llist_node* list, bool in_nmi_handler) {
 }
 
 // NMI handler: allocates one element; every fourth also frees what is
-// waiting in the hand-off list.
+// waiting for NMIs (task elements of both producers).
 void nmi_alloc(void* arg) {
   const int cpu = static_cast<int>(reinterpret_cast<intptr_t>(arg));
   if (g_shared->nmi_count[cpu].fetch_add(1, std::memory_order_relaxed) % 4 == 3)
-    consume(llist_del_all(&g_shared->handoff), true);
+    consume(llist_del_all(&g_shared->nmi_handoff), true);
   bpf_stream_elem* e = bpf_stream_elem_alloc(kNmiLen);
   if (e == nullptr) {
     g_shared->nmi_enomem[cpu].fetch_add(1, std::memory_order_relaxed);
@@ -148,7 +155,7 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
           continue;
         }
         stamp(e, p, s);
-        llist_add(&e->node, &shared->handoff);
+        llist_add(&e->node, s % 8 == 7 ? &shared->nmi_handoff : &shared->handoff);
         shared->produced.fetch_add(1, std::memory_order_relaxed);
       }
       shared->producers_done.fetch_add(1);
@@ -172,6 +179,7 @@ TEST_CASE("signal-NMIs allocate on producer CPUs while other CPUs free: no loss,
                               shared->sender_done.load();
         const long made = total_made();  // read before draining
         consume(llist_del_all(&shared->handoff), false);
+        if (finished) consume(llist_del_all(&shared->nmi_handoff), false);  // NMIs are over
         if (finished && consumed.load() == made) break;
         cpu_relax();
       }
