@@ -680,11 +680,8 @@ const ScenarioRegistrar kHardirqSameLock({
      {Profile::kMainline, Expect::kPass}},
     {{StrategyKind::kExhaustive,
       "the hang needs a hardirq on a CPU whose task is queued behind another CPU's "
-      "(not the head): deeper than the bound-2 search reaches in 1000 runs",
-      {Profile::kSeed, Profile::kLinux618}},
-     {StrategyKind::kPct,
-      "PCT finds it for some seeds only (bench/bug_hunt: median 96 schedules, 3 of 20 "
-      "seeds miss it in the budget); the catalogue's seed is one that misses",
+      "(not the head): deeper than the bound-2 search reaches in 1000 runs "
+      "(bench/bug_hunt: 2002 schedules)",
       {Profile::kSeed, Profile::kLinux618}}},
 });
 const ScenarioRegistrar kNmiSameLock({
