@@ -76,25 +76,13 @@ struct State {
   }
 };
 
-// The charge a failed line leaves behind, per profile (bpf_stream.h).
-int failed_line_charge(int n) {
-  switch (current_profile()) {
-    case Profile::kSeed:
-      return std::min(n + 1, 1024);
-    case Profile::kLinux618:
-      return n;
-    default:
-      return 0;
-  }
-}
-
 void stage_report(State* st, int k) {
   Report& r = st->reports[k];
   bpf_stream_stage ss;
   r.commit_ret = bpf_stream_stage(ss, st->prog, BPF_STDERR, ({
     for (int i = 0; i < kLines; i++) {
       r.printk_ret[i] = bpf_stream_printk(ss, "R%d:%d\n", k, i);
-      if (r.printk_ret[i] != 0 && r.printk_ret[i] != -EBUSY) r.leaked += failed_line_charge(5);
+      if (r.printk_ret[i] != 0 && r.printk_ret[i] != -EBUSY) r.leaked += bpf_stream_failed_write_charge(5);
     }
   }));
   if (r.commit_ret != 0) r.leaked = 0;  // not charged at all

@@ -160,6 +160,19 @@ int bpf_stream_push_str(bpf_stream* stream, const char* str, int len) {
   return ret;
 }
 
+int bpf_stream_failed_write_charge(int n) {
+  switch (current_profile()) {
+    case Profile::kSeed:
+      return std::min(n + 1, MAX_BPRINTF_BUF);
+    case Profile::kLinux618:
+      return n;
+    case Profile::kMainline:
+    case Profile::kNext:
+      break;
+  }
+  return 0;
+}
+
 int bpf_stream_vprintk(int stream_id, const char* fmt, const void* args, u32 len,
                        bpf_prog_aux* aux) {
   bpf_stream* stream = bpf_stream_get(stream_id, aux);

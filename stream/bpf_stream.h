@@ -263,6 +263,13 @@ inline int bpf_stream_capacity_read(const bpf_stream* stream) {
   return atomic_read(&stream->capacity);
 }
 
+// What the current profile leaves charged for good when an n-byte write
+// (or staged line) fails after its charge, e.g. -ENOMEM from the element
+// allocator: the seed n + 1 (its NUL; at most a buffer), 6.17/6.18 n,
+// mainline and next nothing (docs/profiles.md). For tests and scenarios
+// that predict the charge at the end.
+int bpf_stream_failed_write_charge(int n);
+
 KMODEL_NAMESPACE_END
 
 #endif  // KMODEL_STREAM_BPF_STREAM_H_

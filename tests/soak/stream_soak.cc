@@ -66,18 +66,6 @@ State* g;
 
 void reject(Source& s, int err) { s.rejected[std::min(-err, kMaxErrno - 1)]++; }
 
-// What a failed element allocation after the charge leaks (docs/profiles.md).
-long leak_of_failed_push(int n) {
-  switch (current_profile()) {
-    case Profile::kSeed:
-      return std::min(n + 1, 1024);
-    case Profile::kLinux618:
-      return n;
-    default:
-      return 0;
-  }
-}
-
 void write_msg(Source& s, char kind, int cpu) {
   const char* fmt = kind == 'W' ? "W%02d %08u\n" : "N%02d %08u\n";
   const u64 args[2] = {static_cast<u64>(cpu), s.msg_seq};
@@ -87,7 +75,7 @@ void write_msg(Source& s, char kind, int cpu) {
     return;
   }
   reject(s, ret);
-  if (ret == -ENOMEM) s.leak_stdout += leak_of_failed_push(kMsgLen);
+  if (ret == -ENOMEM) s.leak_stdout += bpf_stream_failed_write_charge(kMsgLen);
 }
 
 void stage_report(Source& s, char kind, int cpu) {
@@ -106,7 +94,7 @@ void stage_report(Source& s, char kind, int cpu) {
       pushed++;
     } else {
       reject(s, ret);
-      if (ret != -EBUSY) failed += leak_of_failed_push(kLineLen);
+      if (ret != -EBUSY) failed += bpf_stream_failed_write_charge(kLineLen);
     }
   }
   int ret = -EAGAIN;

@@ -57,18 +57,6 @@ struct Shared {
 
 Shared* g;
 
-// Line bytes as each version charges a line that failed (bpf_stream.h).
-int failed_charge(int n) {
-  switch (current_profile()) {
-    case Profile::kSeed:
-      return n + 1;
-    case Profile::kLinux618:
-      return n;
-    default:
-      return 0;
-  }
-}
-
 void stage_one(bool from_nmi) {
   const int id = g->next_id.fetch_add(1);
   if (id >= kMaxReports) return;
@@ -189,7 +177,7 @@ void run_stress(Profile profile) {
       char l[32];
       std::snprintf(l, sizeof(l), "R%06d:%d", id, i);
       if (r.printk[i] == 0) want.push_back(l);
-      else if (r.printk[i] != -EBUSY) failed += failed_charge(10);
+      else if (r.printk[i] != -EBUSY) failed += bpf_stream_failed_write_charge(10);
     }
     if (r.commit != 0) {
       refused++;
