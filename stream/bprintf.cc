@@ -71,6 +71,9 @@ class Preparer {
         return fail(-EINVAL, "more conversion specifiers than arguments", i_);
       if (int err = conversion()) return err;
     }
+    // The seed's skipped character can hide a conversion that bstr_printf
+    // will still read: it reads past what was packed.
+    if (packs_less_than_read_) clear_beyond(tmp_);
     return 0;
   }
 
@@ -106,6 +109,19 @@ class Preparer {
     const std::size_t size = static_cast<std::size_t>(room());
     if (size > static_cast<std::size_t>(INT_MAX)) return 1;
     return format(tmp_, std::min(size, writable())) + 1;
+  }
+
+  // Model: the kernel leaves the previous user's bytes in the buffers. Only
+  // the seed's skipped character (see scan()) makes bstr_printf read bytes
+  // prepare did not write; zeroing them then keeps that output independent
+  // of the previous call. (An overrun's reads never see old bytes either:
+  // the cut text is read by its real length, so the gap the cursor jumped is
+  // never read; and bstr_printf writes its output into the buf that follows
+  // bin_args, falling behind its reads by at most 8 bytes for each of the 12
+  // arguments, so a read 512 bytes past the start of bin_args lands on
+  // output it has already written.)
+  void clear_beyond(char* from) {
+    if (from < mem_end_) std::memset(from, 0, static_cast<std::size_t>(mem_end_ - from));
   }
 
   int check_text() {
@@ -144,7 +160,10 @@ class Preparer {
       return pack_value(sizeof(long));
     }
     if (c1 == 0 || k_isspace(c1) || k_ispunct(c1)) {
-      if (skips_char_after_p()) ++i_;
+      if (skips_char_after_p()) {
+        ++i_;
+        packs_less_than_read_ = true;
+      }
       return pack_value(sizeof(long));
     }
     if (c1 == 'B') return backtrace_conv();
@@ -272,6 +291,7 @@ class Preparer {
   char* tmp_ = nullptr;
   char* tmp_end_ = nullptr;
   char* mem_end_ = nullptr;
+  bool packs_less_than_read_ = false;
   u32 i_ = 0;
   u32 num_spec_ = 0;
 };
@@ -333,9 +353,8 @@ int bpf_bprintf_prepare(const char* fmt, u32 fmt_size, const u64* raw_args, u32 
   Preparer prep(fmt, size, raw_args, num_args, data);
   if (data->get_bin_args) {
     char* bin_args = num_args ? buffers->bin_args : nullptr;
-    // Model: start clean, so the paths that read past what prepare packed
-    // (after an overrun) see zeros rather than a previous user's bytes.
-    if (bin_args) std::memset(buffers, 0, sizeof(*buffers));
+    // The buffers keep the previous user's bytes, as in the kernel; only an
+    // overrun can read them, and Preparer::clear_beyond() zeroes them then.
     // No buffers were borrowed for a call without arguments: no end either
     // (null + 1 is undefined; clang's UBSan in the fuzzer found it).
     prep.set_bin_args(bin_args, buffers ? reinterpret_cast<char*>(buffers + 1) : nullptr);
