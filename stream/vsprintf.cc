@@ -94,6 +94,19 @@ long strncpy_nofault(char* dst, u64 src, long count, AddressSpace space) {
 
 // ---- numbers -----------------------------------------------------------------
 
+// The digits of num, least significant first; returns how many. The base is
+// a constant so the division is a multiply (a run-time divisor is a 64-bit
+// div per digit).
+template <unsigned kBase>
+int digits_reversed(char* tmp, u64 num, const char* digits) {
+  int n = 0;
+  do {
+    tmp[n++] = digits[num % kBase];
+    num /= kBase;
+  } while (num != 0);
+  return n;
+}
+
 // lib/vsprintf.c number() without precision: sign, "0x" prefix (SPECIAL),
 // zero or space padding to the width, left adjustment.
 void number(Sink& out, u64 num, Spec spec) {
@@ -115,11 +128,9 @@ void number(Sink& out, u64 num, Spec spec) {
   const bool prefix = (spec.flags & SPECIAL) && spec.base == 16;
   if (prefix) width -= 2;
   char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = digits[num % static_cast<u64>(spec.base)];
-    num /= static_cast<u64>(spec.base);
-  } while (num != 0);
+  // bprintf reaches bases 10 and 16 only (prepare refuses %o).
+  int n = spec.base == 16 ? digits_reversed<16>(tmp, num, digits)
+                          : digits_reversed<10>(tmp, num, digits);
   width -= n;
   const bool left = spec.flags & LEFT;
   if (!left && !(spec.flags & ZEROPAD)) out.pad(' ', width);

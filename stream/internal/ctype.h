@@ -17,7 +17,7 @@ namespace bprintf_internal {
 
 enum : unsigned char { kU = 1, kL = 2, kD = 4, kC = 8, kP = 16, kS = 32, kSP = 128 };
 
-constexpr unsigned char kctype(unsigned char c) {
+constexpr unsigned char kctype_of(unsigned char c) {
   if (c <= 0x08) return kC;
   if (c <= 0x0d) return kC | kS;
   if (c <= 0x1f) return kC;
@@ -36,6 +36,17 @@ constexpr unsigned char kctype(unsigned char c) {
   if (c <= 0xde) return kU;
   return kL;
 }
+
+// One lookup per character, as lib/ctype.c's _ctype[] (the chain above
+// runs once, at compile time).
+struct KctypeTable {
+  unsigned char cls[256];
+  constexpr KctypeTable() : cls() {
+    for (int c = 0; c < 256; ++c) cls[c] = kctype_of(static_cast<unsigned char>(c));
+  }
+};
+inline constexpr KctypeTable kKctype{};
+constexpr unsigned char kctype(unsigned char c) { return kKctype.cls[c]; }
 
 constexpr bool k_isascii(unsigned char c) { return c <= 0x7f; }
 constexpr bool k_isspace(unsigned char c) { return kctype(c) & kS; }

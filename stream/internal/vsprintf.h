@@ -5,7 +5,10 @@
 #ifndef KMODEL_STREAM_INTERNAL_VSPRINTF_H_
 #define KMODEL_STREAM_INTERNAL_VSPRINTF_H_
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "model/types.h"
 #include "stream/bprintf.h"
@@ -33,8 +36,22 @@ struct Sink {
     }
     while (n-- > 0) put(c);
   }
+  // The kernel copies a string a character at a time, front to back; after
+  // bprintf's packed-argument overrun the source can lie in this very
+  // output, ahead of the cursor, and then that order decides what is copied.
+  // Only a copy that cannot overlap goes as one memcpy.
   void puts(const char* s, std::size_t n) {
+    const std::size_t fits = pos < size ? std::min(n, size - pos) : 0;
+    if (fits && apart(s, buf + pos, fits)) {
+      std::memcpy(buf + pos, s, fits);
+      pos += n;
+      return;
+    }
     for (std::size_t i = 0; i < n; ++i) put(s[i]);
+  }
+  static bool apart(const char* a, const char* b, std::size_t n) {
+    const auto x = reinterpret_cast<std::uintptr_t>(a), y = reinterpret_cast<std::uintptr_t>(b);
+    return x + n <= y || y + n <= x;
   }
   // NUL-terminate in place (truncating the last character when full).
   void terminate() {
