@@ -94,7 +94,9 @@ void bpf_stream_alloc_drain_all();
 
 namespace alloc_internal {
 
-// kmalloc_nolock() elements, with their accounting.
+// kmalloc_nolock() elements, with their accounting. The free is called
+// after bpf_stream_free_elem() accounted the element as a page allocator
+// element (see there): it corrects the footprint to the kmalloc one.
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len);
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 
@@ -105,12 +107,18 @@ inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {
   return kmalloc_nolock_owns(elem);
 }
 
-// In-use accounting of one element: +1 on allocation, -1 on free, in the
-// caller's slot: three single-writer adds (no locked instruction).
-BPF_STREAM_ALLOC_INLINE void account_elem(StatSlot* slot, int footprint, int len, int sign) {
-  stat_add(slot, kElemsLive, sign);
-  stat_add(slot, kBytesInUse, sign * footprint);
-  stat_add(slot, kPayloadInUse, sign * len);
+// In-use accounting of one element, in the caller's slot: three
+// single-writer adds (no locked instruction) to the allocated counters, or to
+// the freed ones (internal/stats.h says why two sets).
+BPF_STREAM_ALLOC_INLINE void account_elem_alloc(StatSlot* slot, int footprint, int len) {
+  stat_add(slot, kElemsAllocated, 1);
+  stat_add(slot, kBytesAllocated, footprint);
+  stat_add(slot, kPayloadAllocated, len);
+}
+BPF_STREAM_ALLOC_INLINE void account_elem_free(StatSlot* slot, int footprint, int len) {
+  stat_add(slot, kElemsFreed, 1);
+  stat_add(slot, kBytesFreed, footprint);
+  stat_add(slot, kPayloadFreed, len);
 }
 
 }  // namespace alloc_internal
@@ -122,14 +130,20 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len) {
   // locked increment instead of waiting for it.
   StatSlot* slot = stat_slot();
   bpf_stream_elem* elem = bpf_stream_page_elem_alloc(len);
-  if (elem != nullptr) account_elem(slot, bpf_stream_page_elem_size(len), len, +1);
+  if (elem != nullptr) account_elem_alloc(slot, bpf_stream_page_elem_size(len), len);
   return elem;
 }
 
 BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
   using namespace alloc_internal;
+  // Accounted as a page allocator element before asking which allocator the
+  // element came from: the counter stores then do not wait for that load
+  // (of the word the allocation's locked increment wrote), and the locked
+  // decrement below waits for every store before it (about 1 ns per pair,
+  // docs/alloc.md). The mainline path corrects the footprint.
+  const int len = elem->total_len;
+  account_elem_free(stat_slot(), bpf_stream_page_elem_size(len), len);
   if (__builtin_expect(elem_from_kmalloc_nolock(elem), 0)) return bpf_stream_kmalloc_free_elem(elem);
-  account_elem(stat_slot(), bpf_stream_page_elem_size(elem->total_len), elem->total_len, -1);
   bpf_stream_page_elem_free(elem);
 }
 

@@ -224,10 +224,12 @@ inline constexpr int bpf_stream_page_room_limit(int hdr, int len) {
 
 // bpf_stream_page_check_room(stream_page, len) == len, with the limit above
 // (one READ_ONCE of `consumed`, as the kernel's check). Why not the kernel's
-// expression: `consumed` shares its word with the refcount that the previous
-// free's locked decrement wrote, so its load waits for that instruction, and
-// the next locked increment waits for this branch; with the kernel's clamps
-// between them that chain cost about 2 ns per pair (docs/alloc.md).
+// expression: the branch on it is the last thing before the locked
+// increment, and with the kernel's clamps between the load of `consumed` and
+// that branch (or with the header size computed from the profile word, see
+// bpf_stream_page_reserve_elem) a pair took about 2 ns longer; with one
+// compare against a limit computed beforehand the bare path is at the floor
+// (docs/alloc.md, "Fast path", has the measurements).
 BPF_STREAM_ALLOC_INLINE bool bpf_stream_page_has_room(bpf_stream_page* stream_page, int hdr,
                                                      int limit) {
   const int consumed = static_cast<int>(READ_ONCE(stream_page->consumed));
@@ -237,8 +239,9 @@ BPF_STREAM_ALLOC_INLINE bool bpf_stream_page_has_room(bpf_stream_page* stream_pa
   return consumed <= limit;
 }
 
-BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem_hdr(bpf_stream_page* stream_page,
-                                                                      int hdr, int len) {
+// `hdr`: bpf_stream_page_elem_hdr(), passed down from the caller.
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_page* stream_page,
+                                                                  int hdr, int len) {
   const u32 consumed = READ_ONCE(stream_page->consumed);
   const u32 size = static_cast<u32>(bpf_stream_page_elem_size_hdr(hdr, len));
   // Model-only guard: the element must lie inside the page (kernel bug for
@@ -246,11 +249,6 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem_hdr(bpf_strea
   WARN_ON_ONCE(consumed + size > static_cast<u32>(BPF_STREAM_PAGE_SZ));
   WRITE_ONCE(stream_page->consumed, consumed + size);
   return reinterpret_cast<bpf_stream_elem*>(&stream_page->buf[consumed]);
-}
-
-BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_page* stream_page,
-                                                                  int len) {
-  return bpf_stream_page_push_elem_hdr(stream_page, bpf_stream_page_elem_hdr(), len);
 }
 
 // Lock held, irqs off. Fast path: the current page has room. `hdr` is
@@ -264,7 +262,7 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem_hdr(int hd
   }
   debug_elem_reserved(page);
   if (!seeded_bug_skip_elem_page_ref()) bpf_stream_page_get(page);
-  bpf_stream_elem* elem = bpf_stream_page_push_elem_hdr(page, hdr, len);
+  bpf_stream_elem* elem = bpf_stream_page_push_elem(page, hdr, len);
   bpf_stream_elem_init(elem, len);
   return elem;
 }
@@ -274,9 +272,9 @@ bpf_stream_elem* bpf_stream_page_reserve_elem_seed(int len);
 
 // bpf_stream_page_reserve_elem(): the header size is chosen by a branch on
 // the profile, not computed from it, so that the room limit and the element
-// size are constants on the path to the locked increment (computing them
-// from the profile word put its load and five more instructions on that
-// path: about 2 ns per pair, docs/alloc.md).
+// size are constants on the path to the locked increment (computed from the
+// profile word, the bare path stayed about 2 ns over the floor even with the
+// one-compare room check: docs/alloc.md).
 BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem(int len) {
   if (__builtin_expect(current_profile() == Profile::kSeed, 0))
     return bpf_stream_page_reserve_elem_seed(len);

@@ -158,6 +158,32 @@ struct Floor {
   }
 };
 
+// Attribution rows (64 B, 1 thread): the floor plus one per-thread flag
+// byte set before the increment and cleared after it, as the trylock's
+// `acquired` (FloorFlag); the same flag set and cleared both after the
+// increment (FloorFlagAfter: as many stores, none between the free's
+// decrement and the next increment).
+struct alignas(64) FloorFlagByte { volatile unsigned char v; };
+thread_local FloorFlagByte t_floor_flag;
+struct FloorFlag {
+  ADAPTER void* alloc(int len) {
+    t_floor_flag.v = 1;
+    void* p = Floor::alloc(len);
+    t_floor_flag.v = 0;
+    return p;
+  }
+  ADAPTER void free(void* p) { Floor::free(p); }
+};
+struct FloorFlagAfter {
+  ADAPTER void* alloc(int len) {
+    void* p = Floor::alloc(len);
+    t_floor_flag.v = 1;
+    t_floor_flag.v = 0;
+    return p;
+  }
+  ADAPTER void free(void* p) { Floor::free(p); }
+};
+
 // floor_nopage: one wrapping buffer per thread, one counter.
 struct alignas(64) NoPageArena {
   std::atomic<int> ref{0};
@@ -318,6 +344,8 @@ PAIR(FloorNoPage)
 BENCHMARK_TEMPLATE(BM_pair, SpNoIrq)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, SpNoLock)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, SpBare)->Arg(64)->Threads(1);
+BENCHMARK_TEMPLATE(BM_pair, FloorFlag)->Arg(64)->Threads(1);
+BENCHMARK_TEMPLATE(BM_pair, FloorFlagAfter)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, StreamNoStats)->Arg(64)->Threads(1);
 #if ALLOC_BENCH_JEMALLOC
 PAIR(Jemalloc)
