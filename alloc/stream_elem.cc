@@ -13,6 +13,7 @@ KMODEL_NAMESPACE_BEGIN
 namespace alloc_internal {
 
 PerCpu<StatSlot> g_stats;
+std::atomic<bool> g_kmalloc_elems_seen{false};
 
 void stats_clear() {
   for (int cpu = 0; cpu < NR_CPUS; ++cpu)
@@ -39,6 +40,8 @@ s64 kmalloc_reserved(int len) {
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
   if (len < 0 || len > BPF_STREAM_ELEM_MAX_LEN) return nullptr;
   const std::size_t size = BPF_STREAM_ELEM_HDR + static_cast<std::size_t>(len);
+  if (!g_kmalloc_elems_seen.load(std::memory_order_relaxed))
+    g_kmalloc_elems_seen.store(true, std::memory_order_relaxed);
   auto* elem = static_cast<bpf_stream_elem*>(kmalloc_nolock(size, __GFP_ZERO, NUMA_NO_NODE));
   if (elem == nullptr) return nullptr;
   bpf_stream_elem_init(elem, len);
@@ -49,8 +52,7 @@ bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
 
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem) {
   const int len = elem->total_len;
-  // bpf_stream_free_elem() counted bpf_stream_page_elem_size(len) freed.
-  stat_add(kBytesFreed, (BPF_STREAM_ELEM_HDR + len) - bpf_stream_page_elem_size(len));
+  account_elem_free(stat_slot(), BPF_STREAM_ELEM_HDR + len, len);
   stat_add(kKmallocReserved, -kmalloc_reserved(len));
   kfree_nolock(elem);
 }

@@ -48,6 +48,7 @@
 #ifndef KMODEL_ALLOC_STREAM_ELEM_H_
 #define KMODEL_ALLOC_STREAM_ELEM_H_
 
+#include <atomic>
 #include <cstddef>
 
 #include "alloc/internal/stats.h"
@@ -94,17 +95,24 @@ void bpf_stream_alloc_drain_all();
 
 namespace alloc_internal {
 
-// kmalloc_nolock() elements, with their accounting. The free is called
-// after bpf_stream_free_elem() accounted the element as a page allocator
-// element (see there): it corrects the footprint to the kmalloc one.
+// kmalloc_nolock() elements, with their accounting.
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len);
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 
 inline bool uses_kmalloc_nolock() { return has_mainline_fixes(); }
 
-// Which allocator `elem` came from (see the contract).
+// Set for good before the process's first kmalloc_nolock element exists
+// (bpf_stream_kmalloc_elem_alloc). Whoever frees an element got it through
+// something that happened after its allocation, so a relaxed load that reads
+// false proves the element is not one.
+extern std::atomic<bool> g_kmalloc_elems_seen;
+
+// Which allocator `elem` came from (see the contract). Until a mainline
+// element has existed the answer is known without the load of the element's
+// page word, which would sit on the free's path to its locked decrement.
 inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {
-  return kmalloc_nolock_owns(elem);
+  return __builtin_expect(g_kmalloc_elems_seen.load(std::memory_order_relaxed), 0) &&
+         kmalloc_nolock_owns(elem);
 }
 
 // In-use accounting of one element, in the caller's slot: three
@@ -136,15 +144,16 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len) {
 
 BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
   using namespace alloc_internal;
-  // Accounted as a page allocator element before asking which allocator the
-  // element came from: the counter stores then do not wait for that load
-  // (of the word the allocation's locked increment wrote), and the locked
-  // decrement below waits for every store before it (about 1 ns per pair,
-  // docs/alloc.md). The mainline path corrects the footprint.
+  // The accounting's stores come after the locked decrement (what they need
+  // is read before it: the element may be gone after the put). A locked
+  // instruction waits for every older store: before the decrement they
+  // delayed it; after it they share the wait of the next allocation's
+  // trylock and irq-flag stores (docs/alloc.md, "Fast path").
   const int len = elem->total_len;
-  account_elem_free(stat_slot(), bpf_stream_page_elem_size(len), len);
+  StatSlot* slot = stat_slot();
   if (__builtin_expect(elem_from_kmalloc_nolock(elem), 0)) return bpf_stream_kmalloc_free_elem(elem);
   bpf_stream_page_elem_free(elem);
+  account_elem_free(slot, bpf_stream_page_elem_size(len), len);
 }
 
 KMODEL_NAMESPACE_END
