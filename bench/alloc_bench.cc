@@ -15,6 +15,11 @@
 //              (PAGE_ALIGN_DOWN of its address).
 //   floor_nopage  the same bump + inc + dec inside one static buffer (no page
 //              source at all), to show what page turnover costs.
+//   breakdown rows (64 B, 1 thread): SpNoIrq, SpNoLock, SpBare (the page
+//              allocator with parts of its locking removed), StreamNoStats
+//              (no accounting), FloorFlag / FloorFlagAfter (the floor plus
+//              one flag store before / after its locked increment: what a
+//              store such as the trylock's costs there; docs/benchmarks.md).
 //   glibc      __libc_malloc/__libc_free (16 + len bytes: same footprint as
 //              an element). Called by their glibc names because linking
 //              libmimalloc interposes malloc/free for the whole binary.
