@@ -147,8 +147,8 @@ BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
   // The accounting's stores come after the locked decrement (what they need
   // is read before it: the element may be gone after the put). A locked
   // instruction waits for every older store: before the decrement they
-  // delayed it; after it they share the wait of the next allocation's
-  // trylock and irq-flag stores (docs/alloc.md, "Fast path").
+  // delayed it, and here a pair measured 0.3 to 0.5 ns faster
+  // (docs/alloc.md, "Fast path").
   const int len = elem->total_len;
   StatSlot* slot = stat_slot();
   if (__builtin_expect(elem_from_kmalloc_nolock(elem), 0)) return bpf_stream_kmalloc_free_elem(elem);
