@@ -13,6 +13,7 @@ KMODEL_NAMESPACE_BEGIN
 namespace alloc_internal {
 
 PerCpu<StatSlot> g_stats;
+std::atomic<bool> g_kmalloc_elems_seen{false};
 
 void stats_clear() {
   for (int cpu = 0; cpu < NR_CPUS; ++cpu)
@@ -39,17 +40,19 @@ s64 kmalloc_reserved(int len) {
 bpf_stream_elem* bpf_stream_kmalloc_elem_alloc(int len) {
   if (len < 0 || len > BPF_STREAM_ELEM_MAX_LEN) return nullptr;
   const std::size_t size = BPF_STREAM_ELEM_HDR + static_cast<std::size_t>(len);
+  if (!g_kmalloc_elems_seen.load(std::memory_order_relaxed))
+    g_kmalloc_elems_seen.store(true, std::memory_order_relaxed);
   auto* elem = static_cast<bpf_stream_elem*>(kmalloc_nolock(size, __GFP_ZERO, NUMA_NO_NODE));
   if (elem == nullptr) return nullptr;
   bpf_stream_elem_init(elem, len);
-  account_elem(stat_slot(), BPF_STREAM_ELEM_HDR + len, len, +1);
+  account_elem_alloc(stat_slot(), BPF_STREAM_ELEM_HDR + len, len);
   stat_add(kKmallocReserved, kmalloc_reserved(len));
   return elem;
 }
 
 void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem) {
   const int len = elem->total_len;
-  account_elem(stat_slot(), BPF_STREAM_ELEM_HDR + len, len, -1);
+  account_elem_free(stat_slot(), BPF_STREAM_ELEM_HDR + len, len);
   stat_add(kKmallocReserved, -kmalloc_reserved(len));
   kfree_nolock(elem);
 }
@@ -67,9 +70,9 @@ bpf_stream_alloc_stats bpf_stream_alloc_stats_read() {
   bpf_stream_alloc_stats s;
   s.pages_live = stat_sum(kPagesLive);
   s.bytes_reserved = s.pages_live * static_cast<s64>(PAGE_SIZE) + stat_sum(kKmallocReserved);
-  s.elems_live = stat_sum(kElemsLive);
-  s.bytes_in_use = stat_sum(kBytesInUse);
-  s.payload_bytes_in_use = stat_sum(kPayloadInUse);
+  s.elems_live = stat_sum(kElemsAllocated) - stat_sum(kElemsFreed);
+  s.bytes_in_use = stat_sum(kBytesAllocated) - stat_sum(kBytesFreed);
+  s.payload_bytes_in_use = stat_sum(kPayloadAllocated) - stat_sum(kPayloadFreed);
   return s;
 }
 

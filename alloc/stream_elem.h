@@ -48,6 +48,7 @@
 #ifndef KMODEL_ALLOC_STREAM_ELEM_H_
 #define KMODEL_ALLOC_STREAM_ELEM_H_
 
+#include <atomic>
 #include <cstddef>
 
 #include "alloc/internal/stats.h"
@@ -100,17 +101,32 @@ void bpf_stream_kmalloc_free_elem(bpf_stream_elem* elem);
 
 inline bool uses_kmalloc_nolock() { return has_mainline_fixes(); }
 
-// Which allocator `elem` came from (see the contract).
+// Set for good before the process's first kmalloc_nolock element exists
+// (bpf_stream_kmalloc_elem_alloc). Whoever frees an element got it through
+// something that happened after its allocation, so a relaxed load that reads
+// false proves the element is not one.
+extern std::atomic<bool> g_kmalloc_elems_seen;
+
+// Which allocator `elem` came from (see the contract). Until a mainline
+// element has existed the answer is known without the load of the element's
+// page word, which would sit on the free's path to its locked decrement.
 inline bool elem_from_kmalloc_nolock(const bpf_stream_elem* elem) {
-  return kmalloc_nolock_owns(elem);
+  return __builtin_expect(g_kmalloc_elems_seen.load(std::memory_order_relaxed), 0) &&
+         kmalloc_nolock_owns(elem);
 }
 
-// In-use accounting of one element: +1 on allocation, -1 on free, in the
-// caller's slot: three single-writer adds (no locked instruction).
-BPF_STREAM_ALLOC_INLINE void account_elem(StatSlot* slot, int footprint, int len, int sign) {
-  stat_add(slot, kElemsLive, sign);
-  stat_add(slot, kBytesInUse, sign * footprint);
-  stat_add(slot, kPayloadInUse, sign * len);
+// In-use accounting of one element, in the caller's slot: three
+// single-writer adds (no locked instruction) to the allocated counters, or to
+// the freed ones (internal/stats.h says why two sets).
+BPF_STREAM_ALLOC_INLINE void account_elem_alloc(StatSlot* slot, int footprint, int len) {
+  stat_add(slot, kElemsAllocated, 1);
+  stat_add(slot, kBytesAllocated, footprint);
+  stat_add(slot, kPayloadAllocated, len);
+}
+BPF_STREAM_ALLOC_INLINE void account_elem_free(StatSlot* slot, int footprint, int len) {
+  stat_add(slot, kElemsFreed, 1);
+  stat_add(slot, kBytesFreed, footprint);
+  stat_add(slot, kPayloadFreed, len);
 }
 
 }  // namespace alloc_internal
@@ -122,15 +138,22 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_elem_alloc(int len) {
   // locked increment instead of waiting for it.
   StatSlot* slot = stat_slot();
   bpf_stream_elem* elem = bpf_stream_page_elem_alloc(len);
-  if (elem != nullptr) account_elem(slot, bpf_stream_page_elem_size(len), len, +1);
+  if (elem != nullptr) account_elem_alloc(slot, bpf_stream_page_elem_size(len), len);
   return elem;
 }
 
 BPF_STREAM_ALLOC_INLINE void bpf_stream_free_elem(bpf_stream_elem* elem) {
   using namespace alloc_internal;
+  // The accounting's stores come after the locked decrement (what they need
+  // is read before it: the element may be gone after the put). A locked
+  // instruction waits for every older store: before the decrement they
+  // delayed it, and here a pair measured 0.3 to 0.5 ns faster
+  // (docs/alloc.md, "Fast path").
+  const int len = elem->total_len;
+  StatSlot* slot = stat_slot();
   if (__builtin_expect(elem_from_kmalloc_nolock(elem), 0)) return bpf_stream_kmalloc_free_elem(elem);
-  account_elem(stat_slot(), bpf_stream_page_elem_size(elem->total_len), elem->total_len, -1);
   bpf_stream_page_elem_free(elem);
+  account_elem_free(slot, bpf_stream_page_elem_size(len), len);
 }
 
 KMODEL_NAMESPACE_END

@@ -159,6 +159,10 @@ __attribute__((noinline)) bpf_stream_page* bpf_stream_page_reserve_slow(int len)
   return page;
 }
 
+__attribute__((noinline)) bpf_stream_elem* bpf_stream_page_reserve_elem_seed(int len) {
+  return bpf_stream_page_reserve_elem_hdr(BPF_STREAM_ELEM_HDR_SEED, len);
+}
+
 __attribute__((noinline)) void bpf_stream_page_free(bpf_stream_page* stream_page) {
   if (stream_page == nullptr) return;
   debug_page_free(stream_page);

@@ -208,10 +208,42 @@ BPF_STREAM_ALLOC_INLINE int bpf_stream_page_check_room(bpf_stream_page* stream_p
   return len < rem ? len : rem;
 }
 
+// The fast path's form of `bpf_stream_page_check_room(page, len) == len` for
+// a header of `hdr` bytes: the check passes exactly when `consumed` is at most
+// this limit, which depends on len and hdr only, so it is computed before
+// `consumed` is read. From the kernel's check, for len > 0:
+//   min(len, rem < 8 ? 0 : rem) == len  <=>  rem >= max(len, 8)
+//   with rem = max(0, SZ - consumed - hdr)  <=>  consumed <= SZ - hdr - max(len, 8);
+// for len == 0 it always passes (min(0, rem) == 0: the kernel bug at the top).
+// tests/alloc/stream_alloc_test.cc checks the equivalence for every consumed,
+// len and header size.
+inline constexpr int bpf_stream_page_room_limit(int hdr, int len) {
+  if (len == 0) return BPF_STREAM_PAGE_SZ;  // consumed never exceeds it
+  return BPF_STREAM_PAGE_SZ - hdr - (len > 8 ? len : 8);
+}
+
+// bpf_stream_page_check_room(stream_page, len) == len, with the limit above
+// (one READ_ONCE of `consumed`, as the kernel's check). Why not the kernel's
+// expression: the branch on it is the last thing before the locked
+// increment, and with the kernel's clamps between the load of `consumed` and
+// that branch (or with the header size computed from the profile word, see
+// bpf_stream_page_reserve_elem) a pair took about 2 ns longer; with one
+// compare against a limit computed beforehand the bare path is at the floor
+// (docs/alloc.md, "Fast path", has the measurements).
+BPF_STREAM_ALLOC_INLINE bool bpf_stream_page_has_room(bpf_stream_page* stream_page, int hdr,
+                                                     int limit) {
+  const int consumed = static_cast<int>(READ_ONCE(stream_page->consumed));
+  // The kernel's WARN_ON_ONCE(rem % 8 != 0): rem is the unclamped value
+  // when positive, and SZ - hdr is a multiple of 8.
+  WARN_ON_ONCE((consumed & 7) != 0 && consumed < BPF_STREAM_PAGE_SZ - hdr);
+  return consumed <= limit;
+}
+
+// `hdr`: bpf_stream_page_elem_hdr(), passed down from the caller.
 BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_page* stream_page,
-                                                                  int len) {
+                                                                  int hdr, int len) {
   const u32 consumed = READ_ONCE(stream_page->consumed);
-  const u32 size = static_cast<u32>(bpf_stream_page_elem_size(len));
+  const u32 size = static_cast<u32>(bpf_stream_page_elem_size_hdr(hdr, len));
   // Model-only guard: the element must lie inside the page (kernel bug for
   // len == 0; and the NMI re-entry a missing trylock allows).
   WARN_ON_ONCE(consumed + size > static_cast<u32>(BPF_STREAM_PAGE_SZ));
@@ -219,18 +251,34 @@ BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_push_elem(bpf_stream_pa
   return reinterpret_cast<bpf_stream_elem*>(&stream_page->buf[consumed]);
 }
 
-// Lock held, irqs off. Fast path: the current page has room.
-BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem(int len) {
+// Lock held, irqs off. Fast path: the current page has room. `hdr` is
+// bpf_stream_page_elem_hdr(), a constant for each caller (see below).
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem_hdr(int hdr, int len) {
+  const int limit = bpf_stream_page_room_limit(hdr, len);
   bpf_stream_page* page = READ_ONCE(*this_cpu_ptr(&stream_pcpu_page));
-  if (__builtin_expect(page == nullptr || bpf_stream_page_check_room(page, len) != len, 0)) {
+  if (__builtin_expect(page == nullptr || !bpf_stream_page_has_room(page, hdr, limit), 0)) {
     page = bpf_stream_page_reserve_slow(len);
     if (page == nullptr) return nullptr;
   }
   debug_elem_reserved(page);
   if (!seeded_bug_skip_elem_page_ref()) bpf_stream_page_get(page);
-  bpf_stream_elem* elem = bpf_stream_page_push_elem(page, len);
+  bpf_stream_elem* elem = bpf_stream_page_push_elem(page, hdr, len);
   bpf_stream_elem_init(elem, len);
   return elem;
+}
+
+// The seed's 24-byte header, out of line (stream_page.cc).
+bpf_stream_elem* bpf_stream_page_reserve_elem_seed(int len);
+
+// bpf_stream_page_reserve_elem(): the header size is chosen by a branch on
+// the profile, not computed from it, so that the room limit and the element
+// size are constants on the path to the locked increment (computed from the
+// profile word, the bare path stayed about 2 ns over the floor even with the
+// one-compare room check: docs/alloc.md).
+BPF_STREAM_ALLOC_INLINE bpf_stream_elem* bpf_stream_page_reserve_elem(int len) {
+  if (__builtin_expect(current_profile() == Profile::kSeed, 0))
+    return bpf_stream_page_reserve_elem_seed(len);
+  return bpf_stream_page_reserve_elem_hdr(BPF_STREAM_ELEM_HDR, len);
 }
 
 }  // namespace alloc_internal

@@ -15,6 +15,11 @@
 //              (PAGE_ALIGN_DOWN of its address).
 //   floor_nopage  the same bump + inc + dec inside one static buffer (no page
 //              source at all), to show what page turnover costs.
+//   breakdown rows (64 B, 1 thread): SpNoIrq, SpNoLock, SpBare (the page
+//              allocator with parts of its locking removed), StreamNoStats
+//              (no accounting), FloorFlag / FloorFlagAfter (the floor plus
+//              one flag store before / after its locked increment: what a
+//              store such as the trylock's costs there; docs/benchmarks.md).
 //   glibc      __libc_malloc/__libc_free (16 + len bytes: same footprint as
 //              an element). Called by their glibc names because linking
 //              libmimalloc interposes malloc/free for the whole binary.
@@ -156,6 +161,32 @@ struct Floor {
     const auto addr = reinterpret_cast<std::uintptr_t>(p);
     put(reinterpret_cast<FloorPage*>(addr & ~(std::uintptr_t{PAGE_SIZE} - 1)));
   }
+};
+
+// Attribution rows (64 B, 1 thread): the floor plus one per-thread flag
+// byte set before the increment and cleared after it, as the trylock's
+// `acquired` (FloorFlag); the same flag set and cleared both after the
+// increment (FloorFlagAfter: as many stores, none between the free's
+// decrement and the next increment).
+struct alignas(64) FloorFlagByte { volatile unsigned char v; };
+thread_local FloorFlagByte t_floor_flag;
+struct FloorFlag {
+  ADAPTER void* alloc(int len) {
+    t_floor_flag.v = 1;
+    void* p = Floor::alloc(len);
+    t_floor_flag.v = 0;
+    return p;
+  }
+  ADAPTER void free(void* p) { Floor::free(p); }
+};
+struct FloorFlagAfter {
+  ADAPTER void* alloc(int len) {
+    void* p = Floor::alloc(len);
+    t_floor_flag.v = 1;
+    t_floor_flag.v = 0;
+    return p;
+  }
+  ADAPTER void free(void* p) { Floor::free(p); }
 };
 
 // floor_nopage: one wrapping buffer per thread, one counter.
@@ -318,6 +349,8 @@ PAIR(FloorNoPage)
 BENCHMARK_TEMPLATE(BM_pair, SpNoIrq)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, SpNoLock)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, SpBare)->Arg(64)->Threads(1);
+BENCHMARK_TEMPLATE(BM_pair, FloorFlag)->Arg(64)->Threads(1);
+BENCHMARK_TEMPLATE(BM_pair, FloorFlagAfter)->Arg(64)->Threads(1);
 BENCHMARK_TEMPLATE(BM_pair, StreamNoStats)->Arg(64)->Threads(1);
 #if ALLOC_BENCH_JEMALLOC
 PAIR(Jemalloc)

@@ -21,14 +21,24 @@
 KMODEL_NAMESPACE_BEGIN
 namespace alloc_internal {
 
+// The element counters come in two sets: allocations add to the first,
+// frees to the second (both only grow), and the reader subtracts. A free then
+// never updates a word the allocation before it just updated: with one net
+// counter, an allocation and a free on the same CPU chained their
+// read-modify-writes through store forwarding right before the free's locked
+// decrement, which waits for them (docs/alloc.md, "Fast path").
 enum Counter {
   kPagesLive,
   kKmallocReserved,
-  kElemsLive,
-  kBytesInUse,
-  kPayloadInUse,
+  kElemsAllocated,
+  kBytesAllocated,
+  kPayloadAllocated,
+  kElemsFreed,
+  kBytesFreed,
+  kPayloadFreed,
   kNumCounters,
 };
+static_assert(kNumCounters * sizeof(s64) <= 64, "one slot, one cache line");
 
 struct StatSlot {
   std::atomic<s64> v[kNumCounters];

@@ -59,6 +59,39 @@ TEST_CASE("the seed's element header is 24 bytes (struct bpf_mem_slice inside)")
   CHECK(bpf_stream_page_elem_hdr() == 16);
 }
 
+TEST_CASE("the fast path's room limit is the kernel's bpf_stream_page_check_room") {
+  // For every header size, every consumed a page can hold (multiples of 8:
+  // other values WARN in both) and every length: check_room(page, len) ==
+  // len exactly when consumed <= bpf_stream_page_room_limit(hdr, len).
+  alignas(4096) static char buf[4096];
+  auto* page = reinterpret_cast<bpf_stream_page*>(buf);
+  refcount_set(&page->ref, 1);
+  for (Profile p : {Profile::kLinux618, Profile::kSeed}) {
+    ScopedProfile profile(p);
+    const int hdr = bpf_stream_page_elem_hdr();
+    long checked = 0, mismatches = 0;
+    int first_consumed = -1, first_len = -1;
+    for (int consumed = 0; consumed <= BPF_STREAM_PAGE_SZ; consumed += 8) {
+      WRITE_ONCE(page->consumed, static_cast<u32>(consumed));
+      for (int len = 0; len <= BPF_STREAM_ELEM_MAX_LEN; ++len) {
+        const bool kernel = alloc_internal::bpf_stream_page_check_room(page, len) == len;
+        const bool fast = alloc_internal::bpf_stream_page_has_room(
+            page, hdr, alloc_internal::bpf_stream_page_room_limit(hdr, len));
+        ++checked;
+        if (kernel != fast && mismatches++ == 0) first_consumed = consumed, first_len = len;
+      }
+    }
+    INFO(profile_name(p) << ": first mismatch at consumed " << first_consumed << ", len "
+                         << first_len);
+    CHECK(checked == 512L * 1025);
+    CHECK(mismatches == 0);
+  }
+  // The boundary, concretely (6.18): 64 bytes fit at consumed 4088 - 16 - 64.
+  CHECK(alloc_internal::bpf_stream_page_room_limit(16, 64) == 4008);
+  CHECK(alloc_internal::bpf_stream_page_room_limit(16, 1) == 4088 - 16 - 8);
+  CHECK(alloc_internal::bpf_stream_page_room_limit(24, 0) == BPF_STREAM_PAGE_SZ);
+}
+
 TEST_CASE_METHOD(Fixture, "seed: the 24-byte header changes where a page fills up") {
   // Three 1024-byte payloads: 3 * 1040 = 3120 in 6.18, leaving room for a
   // 952-byte fourth (968); 3 * 1048 = 3144 in the seed leaves 944 - 24 =
