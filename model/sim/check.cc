@@ -88,7 +88,7 @@ class CheckLoop {
   // Replays the run from its schedule: a different trace means the scenario
   // depends on something outside the simulator's control.
   RunResult determinism_check(RunResult r) {
-    absl::StatusOr<RunResult> again = replay(config_, scenario_, r.schedule);
+    absl::StatusOr<RunResult> again = replay(config_, scenario_, r.schedule());
     if (again.ok() && again->outcome == r.outcome && again->trace == r.trace) return r;
     r.outcome = RunResult::Outcome::kNondeterminism;
     r.kind = FailureKind::kNondeterminism;
@@ -214,10 +214,10 @@ std::string CheckResult::report() const {
   }
   std::string out = absl::StrCat(strategy_name(strategy), " run ", failing_run, " (after ", runs,
                                  " runs): ", failure->report(), goals_text);
-  if (!failure->schedule.empty()) {
+  if (!failure->schedule().empty()) {
     absl::StrAppend(&out, "  shrunk from ", original_length, " to ", failure->decisions.size(),
                     " decisions\n  replay: kmodel::sim::replay(config, scenario, \"",
-                    failure->schedule, "\")\n");
+                    failure->schedule(), "\")\n");
   }
   return out;
 }

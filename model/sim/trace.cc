@@ -140,9 +140,14 @@ TraceEvent make_event(TraceEvent::Kind kind, int cpu, unsigned level, std::uint6
 
 void Trace::add_op(int cpu, unsigned level, internal::Op op, const void* addr,
                    internal::SrcLoc at) {
+  add_numbered_op(cpu, level, op, object_id(addr), at);
+}
+
+void Trace::add_numbered_op(int cpu, unsigned level, internal::Op op, std::uint32_t object,
+                            internal::SrcLoc at) {
   TraceEvent e = make_event(TraceEvent::Kind::kOp, cpu, level, 0);
   e.op = op;
-  e.object = object_id(addr);
+  e.object = object;
   e.at = at;
   events_.push_back(e);
 }

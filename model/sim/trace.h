@@ -58,6 +58,9 @@ class Trace {
 
   void add_op(int cpu, unsigned level, internal::Op op, const void* addr,
               internal::SrcLoc at = {});
+  // The same, for an object already numbered by object_id().
+  void add_numbered_op(int cpu, unsigned level, internal::Op op, std::uint32_t object,
+                       internal::SrcLoc at = {});
   // What the memory operation of event `index` (an op) read and wrote.
   void set_access(std::size_t index, const internal::Access& access);
   void add_interrupt(int cpu, unsigned level, int interrupt);
