@@ -49,7 +49,7 @@ constexpr int kIrqWorkInterrupt = -1;
 struct Machine::Cpu {
   int id = 0;
   CpuContext ctx;
-  std::unique_ptr<Fiber> fiber;
+  std::optional<Fiber> fiber;
   internal::Op pending_op = internal::Op::kStart;
   const void* pending_addr = nullptr;
   internal::SrcLoc pending_at;  // the caller of the pending operation, if known
@@ -95,6 +95,7 @@ struct Machine::Scratch {
   std::vector<CpuChoice> choices;
   std::vector<int> candidates;  // deliverable interrupts of the stepping CPU
   std::size_t decisions_hint = 0;  // a run's decisions seen so far, to reserve
+  Scenario scenario{0};  // emptied (reset) between runs
 
   // Empties everything for the next run, keeping the storage.
   void recycle() {
@@ -232,7 +233,8 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   set_page_fault_policy(PageFaultPolicy::never());
   reset_machine_state();
   try {
-    scenario_ = std::make_unique<Scenario>(config_.cpus);
+    scenario_ = &scratch_->scenario;
+    scenario_->reset(config_.cpus);
     scenario_fn(*scenario_);
   } catch (const std::exception& e) {
     // Whatever breaks before the CPUs start is the scenario's or the
@@ -247,7 +249,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     for (int i = 0; i < config_.cpus; ++i) {
       if (!scenario_->bodies()[static_cast<std::size_t>(i)]) continue;
       Cpu& cpu = cpus_[i];
-      cpu.fiber = std::make_unique<Fiber>([this, &cpu] { cpu_entry(cpu); });
+      cpu.fiber.emplace([this, &cpu] { cpu_entry(cpu); });
     }
     step_loop();
     if (!result_.ok()) {
@@ -260,7 +262,8 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   }
   release_quarantine();
   cpus_.reset();  // CPUs die before the scenario state they captured
-  scenario_.reset();
+  if (scenario_ != nullptr) scenario_->reset(0);
+  scenario_ = nullptr;
   internal::tls_current_cpu = nullptr;
   tls_machine = nullptr;
   result_.sim_time_ns = now_ns_;
@@ -304,8 +307,12 @@ void Machine::step_loop() {
                         " steps (livelock or deadlock)"));
       return;
     }
-    maybe_jump_clock(runnable, runnable_mask);
-    if (config_.jump_to_deadlines && certain_deadlock(runnable_mask)) return;
+    // The clock jumps and the deadlock test all need every CPU that may step
+    // to have spun since the last write: most steps skip them.
+    if (std::all_of(runnable.begin(), runnable.end(), [this](int i) { return cpus_[i].relaxed; })) {
+      maybe_jump_clock(runnable, runnable_mask);
+      if (config_.jump_to_deadlines && certain_deadlock(runnable_mask)) return;
+    }
     try {
       Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(choices, last_cpu)]];
       last_cpu = cpu.id;

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -207,7 +208,7 @@ class Machine {
   // runs of a check reuse storage instead of allocating it per run or step.
   std::unique_ptr<Scratch> scratch_;
   std::unique_ptr<Cpu[]> cpus_;
-  std::unique_ptr<Scenario> scenario_;
+  Scenario* scenario_ = nullptr;  // the scratch's, while a run uses it
   Cpu* running_ = nullptr;  // the CPU whose fiber runs now, or null
   bool unwinding_ = false;
   std::uint64_t now_ns_ = 1000000000ull;

@@ -68,8 +68,9 @@ class Trace {
   void add_clock_jump(std::uint64_t ns);
 
   const std::vector<TraceEvent>& events() const { return events_; }
-  // Takes over the storage a trace of this thread left when it died, if
-  // any: a check's runs reuse one buffer instead of growing a new one each.
+  // Takes over the storage (events, object table) a trace of this thread
+  // left when it died, if any: a check's runs reuse one buffer instead of
+  // growing a new one each.
   void reuse_buffer();
   bool operator==(const Trace& other) const { return events_ == other.events_; }
 
