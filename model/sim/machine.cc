@@ -569,30 +569,33 @@ void Machine::plain_access(const void* addr, bool write) {
                                                                 : internal::Op::kLoad);
 }
 
+// The slow path of race_access, apart so the check stays short.
+void Machine::report_race(const RaceSide& me, const RaceSide& other) {
+  throw_invariant(
+      FailureKind::kRace,
+      absl::StrCat("data race on object #", result_.trace.object_id(me.addr), ": ",
+                   me.plain ? "plain " : "marked ", me.write ? "write" : "read", " by CPU ",
+                   me.cpu, " (", me.op == internal::Op::kRmw ? "rmw" : internal::op_name(me.op),
+                   ", level ", static_cast<int>(interrupt_context_level_of(cpus_[me.cpu].ctx)),
+                   ") unordered with a ", other.plain ? "plain " : "marked ",
+                   other.write ? "write" : "read", " by CPU ", other.cpu));
+}
+
 void Machine::race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op) {
   const auto n = static_cast<std::size_t>(config_.cpus);
   std::uint32_t* me = scratch_->vclock[cpu];
   Shadow& s = scratch_->shadow[addr];
   auto read_plain = [&s](std::size_t d) { return ((s.read_plain >> d) & 1u) != 0; };
-  auto race = [&](int other, bool other_write, bool other_plain) {
-    throw_invariant(
-        FailureKind::kRace,
-        absl::StrCat("data race on object #", result_.trace.object_id(addr), ": ",
-                     plain ? "plain " : "marked ", write ? "write" : "read", " by CPU ", cpu,
-                     " (", op == internal::Op::kRmw ? "rmw" : internal::op_name(op), ", level ",
-                     static_cast<int>(interrupt_context_level_of(cpus_[cpu].ctx)),
-                     ") unordered with a ",
-                     other_plain ? "plain " : "marked ", other_write ? "write" : "read",
-                     " by CPU ", other));
-  };
   if (s.write_cpu >= 0 && s.write_cpu != cpu && (plain || s.write_plain) &&
       s.write_epoch > me[static_cast<std::size_t>(s.write_cpu)])
-    race(s.write_cpu, true, s.write_plain);
+    report_race({cpu, addr, write, plain, op},
+                {.cpu = s.write_cpu, .write = true, .plain = s.write_plain});
   if (write) {
     for (std::size_t d = 0; d < n; ++d)
       if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || read_plain(d)) &&
           s.read_epoch[d] > me[d])
-        race(static_cast<int>(d), false, read_plain(d));
+        report_race({cpu, addr, write, plain, op},
+                    {.cpu = static_cast<int>(d), .write = false, .plain = read_plain(d)});
   }
   const auto bit = std::uint32_t{1} << cpu;
   if (write) {

@@ -187,6 +187,17 @@ class Machine {
   };
   static_assert(NR_CPUS <= 32, "Shadow::read_plain is a 32-bit mask");
   void race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op);
+  // One side of a race: who accessed, how (the other side's addr and op
+  // are unused).
+  struct RaceSide {
+    int cpu = 0;
+    const void* addr = nullptr;
+    bool write = false;
+    bool plain = false;
+    internal::Op op = internal::Op::kStart;
+  };
+  [[noreturn, gnu::cold, gnu::noinline]] void report_race(const RaceSide& me,
+                                                         const RaceSide& other);
   static std::unique_ptr<Scratch>& spare_scratch();
 
   // Model memory the run allocated (live) and freed (kept, poisoned, until
