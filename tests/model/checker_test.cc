@@ -229,6 +229,26 @@ TEST_CASE("a scenario that depends on state outside the simulator is caught") {
   CHECK(r.failure->outcome == RunResult::Outcome::kNondeterminism);
 }
 
+TEST_CASE("determinism replays are spread over the shards, not all in shard 0") {
+  // Every run calls the scenario function once, and so does every replay.
+  static int calls = 0;
+  auto counted = [](Scenario& s) {
+    ++calls;
+    auto x = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [x] { WRITE_ONCE(*x, 1); });
+  };
+  for (std::uint64_t shard = 0; shard < 2; ++shard) {
+    calls = 0;
+    CheckResult r = check(Config{.cpus = 1, .iterations = 20, .shard_index = shard,
+                                 .shard_count = 2, .determinism_every = 2},
+                          counted);
+    REQUIRE(r.ok());
+    CHECK(r.runs == 10);
+    INFO("shard " << shard);
+    CHECK(calls == 15);  // 10 runs, every second of them replayed
+  }
+}
+
 TEST_CASE("a time budget stops a check early and says so") {
   Config config{.cpus = 2, .iterations = 100000000, .time_budget_s = 0.05};
   CheckResult r = check(config, independent_writers);
