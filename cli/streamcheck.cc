@@ -469,10 +469,10 @@ std::string replay_command(const std::string& name, const std::string& schedule,
 // Returns the path, or "" (no directory, or nothing to replay).
 std::string write_failure_file(const kmodel::ScenarioVerdict& v, const Options& o) {
   const kmodel::RunResult& f = *v.result.failure;
-  if (o.failures_dir.empty() || f.schedule.empty() || f.decisions.empty()) return "";
+  if (o.failures_dir.empty() || f.schedule().empty() || f.decisions.empty()) return "";
   ::mkdir(o.failures_dir.c_str(), 0777);  // an existing directory is fine
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : f.schedule) h = (h ^ c) * 1099511628211ull;
+  for (unsigned char c : f.schedule()) h = (h ^ c) * 1099511628211ull;
   std::string name = v.entry->name;
   for (char& c : name)
     if (c == '/') c = '_';
@@ -484,7 +484,7 @@ std::string write_failure_file(const kmodel::ScenarioVerdict& v, const Options& 
     std::fprintf(stderr, "streamcheck: cannot write the failure file \"%s\"\n", path.c_str());
     return "";
   }
-  const bool ok = std::fprintf(out, "%s\n", f.schedule.c_str()) > 0;
+  const bool ok = std::fprintf(out, "%s\n", f.schedule().c_str()) > 0;
   if (std::fclose(out) != 0 || !ok) return "";
   return path;
 }
@@ -500,7 +500,7 @@ void print_details(const kmodel::ScenarioVerdict& v, const Options& o) {
   const std::string file = write_failure_file(v, o);
   if (met && !o.verbose) return;  // an expected finding: its schedule is in the file
   if (!file.empty()) std::printf("  schedule file: %s\n", file.c_str());
-  const std::string replay = replay_command(v.entry->name, f.schedule, v.profile, o, file);
+  const std::string replay = replay_command(v.entry->name, f.schedule(), v.profile, o, file);
   if (met) {  // the expected violation, with --verbose: short
     std::printf("  found as expected: %s: %s\n  replay: %s\n", kmodel::failure_kind_name(f.kind),
                 f.message.c_str(), replay.c_str());

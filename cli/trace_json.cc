@@ -159,7 +159,7 @@ int cpus_of(const kmodel::RunResult& run) {
 std::string other_data(const kmodel::RunResult& run) {
   return absl::StrCat("{\"outcome\":", json_quote(kmodel::outcome_name(run.outcome)),
                       ",\"message\":", json_quote(run.message),
-                      ",\"schedule\":", json_quote(run.schedule), ",\"steps\":\"", run.steps,
+                      ",\"schedule\":", json_quote(run.schedule()), ",\"steps\":\"", run.steps,
                       "\",\"sim_time_ns\":\"", run.sim_time_ns, "\"}");
 }
 
@@ -180,7 +180,7 @@ std::string chrome_trace_json(const kmodel::RunResult& run) {
   if (!run.ok())
     events.push_back(global_instant(
         trace.size(), absl::StrCat(kmodel::outcome_name(run.outcome), ": ", run.message),
-        absl::StrCat("\"schedule\":", json_quote(run.schedule))));
+        absl::StrCat("\"schedule\":", json_quote(run.schedule()))));
   // otherData values are strings: chrome://tracing shows them as metadata.
   return absl::StrCat("{\"displayTimeUnit\":\"ns\",\"otherData\":", other_data(run),
                       ",\"traceEvents\":[\n", absl::StrJoin(events, ",\n"), "\n]}\n");

@@ -6,7 +6,10 @@
 // order that writer pushed them (and a batch contiguous).
 #include "scenarios/llist_scenarios.h"
 
+#include <array>
 #include <memory>
+#include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,32 +31,39 @@ struct Item {
 Item* item_of(llist_node* n) { return llist_entry(n, Item, node); }
 
 // Nodes of every writer, and the consumers' record of what they took.
+// Built afresh for every run of a check, so in few allocations (it was ten).
 struct Shared {
+  static constexpr int kMaxWriters = 4;
   llist_head head;
-  std::vector<std::vector<Item>> items;  // per writer
-  std::vector<int> taken;                // per (writer, seq): times consumed
-  std::vector<int> last_seq;             // per writer: last seq consumed
-  std::vector<char> pushed;              // per writer: started pushing
-  std::vector<char> adding;              // per writer: inside llist_add*
+  std::vector<Item> items;                      // writer w's at [w * per_writer, ...)
+  std::vector<int> taken;                       // per (writer, seq): times consumed
+  std::array<int, kMaxWriters> last_seq;        // per writer: last seq consumed
+  std::array<char, kMaxWriters> pushed = {};    // per writer: started pushing
+  std::array<char, kMaxWriters> adding = {};    // per writer: inside llist_add*
   int writers;
   int per_writer;
 
   Shared(int writers_, int per_writer_)
-      : items(static_cast<std::size_t>(writers_)),
+      : items(static_cast<std::size_t>(writers_ * per_writer_)),
         taken(static_cast<std::size_t>(writers_ * per_writer_)),
-        last_seq(static_cast<std::size_t>(writers_), -1),
-        pushed(static_cast<std::size_t>(writers_), 0),
-        adding(static_cast<std::size_t>(writers_), 0),
         writers(writers_),
         per_writer(per_writer_) {
+    if (writers < 1 || writers > kMaxWriters)
+      throw std::invalid_argument(absl::StrCat("llist scenario: ", writers, " writers (1..",
+                                               kMaxWriters, ")"));
+    last_seq.fill(-1);
     init_llist_head(&head);
     for (int w = 0; w < writers; ++w) {
-      items[w] = std::vector<Item>(static_cast<std::size_t>(per_writer));
       for (int s = 0; s < per_writer; ++s) {
-        items[w][s].writer = w;
-        items[w][s].seq = s;
+        writer_items(w)[static_cast<std::size_t>(s)].writer = w;
+        writer_items(w)[static_cast<std::size_t>(s)].seq = s;
       }
     }
+  }
+
+  std::span<Item> writer_items(int w) {
+    return std::span<Item>(items).subspan(static_cast<std::size_t>(w * per_writer),
+                                          static_cast<std::size_t>(per_writer));
   }
 
   // Consumes a FIFO chain: each node once, each writer's sequence increasing.
@@ -97,7 +107,7 @@ struct Shared {
 // `as_owner` (seeded misuse only) uses __llist_add/__llist_add_batch, the
 // variants for a list only the caller can reach.
 void push_all(Shared& sh, int w, bool as_owner = false) {
-  auto& v = sh.items[static_cast<std::size_t>(w)];
+  std::span<Item> v = sh.writer_items(w);
   const int n = sh.per_writer;
   sh.pushed[static_cast<std::size_t>(w)] = 1;
   sh.adding[static_cast<std::size_t>(w)] = 1;
@@ -168,7 +178,7 @@ void two_del_first_consumers(Scenario& s) {
   // which re-adds a node it took. The ABA lets CPU0's cmpxchg install a node
   // CPU1 already owns.
   auto sh = std::make_shared<Shared>(1, 3);
-  for (int i = 2; i >= 0; --i) llist_add(&sh->items[0][i].node, &sh->head);
+  for (int i = 2; i >= 0; --i) llist_add(&sh->writer_items(0)[static_cast<std::size_t>(i)].node, &sh->head);
   sh->pushed[0] = 1;
   auto consumed = std::make_shared<std::vector<int>>(3, 0);
   auto take = [sh, consumed](llist_node* n) {
@@ -210,7 +220,7 @@ void bug_add_batch_lost_update(Scenario& s) {
   auto sh = std::make_shared<Shared>(2, 2);
   auto push = [sh](int w) {
     sh->pushed[w] = 1;
-    for (Item& it : sh->items[w]) buggy_add_batch_lost_update(&it.node, &it.node, &sh->head);
+    for (Item& it : sh->writer_items(w)) buggy_add_batch_lost_update(&it.node, &it.node, &sh->head);
   };
   s.on_cpu(0, [push] { push(0); });
   s.on_cpu(1, [push] { push(1); });

@@ -36,8 +36,11 @@ class CheckLoop {
     return out_.out_of_time;
   }
 
-  // Returns false when the check must stop (a failure).
-  bool record(std::uint64_t index, RunResult r) {
+  // Returns false when the check must stop (a failure). `sample` numbers
+  // the run among this shard's for the determinism sampling (default: its
+  // index).
+  bool record(std::uint64_t index, RunResult r) { return record(index, index, std::move(r)); }
+  bool record(std::uint64_t index, std::uint64_t sample, RunResult r) {
     if (r.outcome == RunResult::Outcome::kPruned) {
       ++out_.pruned;
       return true;
@@ -45,7 +48,7 @@ class CheckLoop {
     ++out_.runs;
     out_.total_steps += r.steps;
     count_goals(r);
-    if (r.ok() && wants_determinism_check(index)) r = determinism_check(std::move(r));
+    if (r.ok() && wants_determinism_check(sample)) r = determinism_check(std::move(r));
     if (observer_) observer_(index, r);
     if (r.ok()) return true;
     out_.failing_run = index;
@@ -88,7 +91,7 @@ class CheckLoop {
   // Replays the run from its schedule: a different trace means the scenario
   // depends on something outside the simulator's control.
   RunResult determinism_check(RunResult r) {
-    absl::StatusOr<RunResult> again = replay(config_, scenario_, r.schedule);
+    absl::StatusOr<RunResult> again = replay(config_, scenario_, r.schedule());
     if (again.ok() && again->outcome == r.outcome && again->trace == r.trace) return r;
     r.outcome = RunResult::Outcome::kNondeterminism;
     r.kind = FailureKind::kNondeterminism;
@@ -111,6 +114,15 @@ bool in_shard(const Config& c, std::uint64_t i) {
   return c.shard_count <= 1 || i % c.shard_count == c.shard_index;
 }
 
+// Run i's number among its shard's runs. Determinism replays sample every
+// k-th run of a shard, not every k-th run index: with k a multiple of the
+// shard count, every replay would fall to shard 0 (which then ran 6% longer
+// than shard 1 of 2: docs/checker.md, "Scale-out"). Unsharded, the same runs
+// as ever.
+std::uint64_t shard_local(const Config& c, std::uint64_t i) {
+  return c.shard_count <= 1 ? i : i / c.shard_count;
+}
+
 std::uint64_t run_seed(const Config& c, std::uint64_t i) { return splitmix64(c.seed + i); }
 
 CheckResult check_random(const Config& config, const ScenarioFn& scenario,
@@ -119,7 +131,7 @@ CheckResult check_random(const Config& config, const ScenarioFn& scenario,
   for (std::uint64_t i = 0; i < config.iterations && !loop.out_of_time(); ++i) {
     if (!in_shard(config, i)) continue;
     RandomStrategy strategy(run_seed(config, i), config.interrupt_probability);
-    if (!loop.record(i, run_once(config, scenario, strategy))) break;
+    if (!loop.record(i, shard_local(config, i), run_once(config, scenario, strategy))) break;
   }
   return loop.finish();
 }
@@ -134,7 +146,7 @@ CheckResult check_pct(const Config& config, const ScenarioFn& scenario,
     if (!in_shard(config, i)) continue;
     PctStrategy strategy(run_seed(config, i), config.cpus, config.pct_depth, k,
                          config.interrupt_probability);
-    if (!loop.record(i, run_once(config, scenario, strategy))) break;
+    if (!loop.record(i, shard_local(config, i), run_once(config, scenario, strategy))) break;
   }
   return loop.finish();
 }
@@ -214,10 +226,10 @@ std::string CheckResult::report() const {
   }
   std::string out = absl::StrCat(strategy_name(strategy), " run ", failing_run, " (after ", runs,
                                  " runs): ", failure->report(), goals_text);
-  if (!failure->schedule.empty()) {
+  if (!failure->schedule().empty()) {
     absl::StrAppend(&out, "  shrunk from ", original_length, " to ", failure->decisions.size(),
                     " decisions\n  replay: kmodel::sim::replay(config, scenario, \"",
-                    failure->schedule, "\")\n");
+                    failure->schedule(), "\")\n");
   }
   return out;
 }

@@ -97,32 +97,4 @@ ctx::fiber Fiber::run_entry(ctx::fiber&& caller) {
   return std::move(caller_);
 }
 
-void Fiber::resume() {
-#if KMODEL_TSAN
-  tsan_caller_ = __tsan_get_current_fiber();
-  __tsan_switch_to_fiber(tsan_fiber_, 0);
-#endif
-#if KMODEL_ASAN
-  void* fake = nullptr;
-  __sanitizer_start_switch_fiber(&fake, stack_bottom_, stack_size_);
-#endif
-  self_ = std::move(self_).resume();
-#if KMODEL_ASAN
-  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-#endif
-}
-
-void Fiber::suspend() {
-#if KMODEL_ASAN
-  __sanitizer_start_switch_fiber(&fake_stack_, caller_bottom_, caller_size_);
-#endif
-#if KMODEL_TSAN
-  __tsan_switch_to_fiber(tsan_caller_, 0);
-#endif
-  caller_ = std::move(caller_).resume();
-#if KMODEL_ASAN
-  __sanitizer_finish_switch_fiber(fake_stack_, &caller_bottom_, &caller_size_);
-#endif
-}
-
 KMODEL_NAMESPACE_END

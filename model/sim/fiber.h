@@ -10,15 +10,28 @@
 //
 // Rules: resume() only from the scheduler's context, suspend() only from
 // inside the fiber; `entry` must not let an exception escape.
+//
+// resume() and suspend() are inline: every simulated step pays a pair, and
+// a pair behind out-of-line calls costs three times the bare switch (each
+// return after a stack switch is mispredicted: bench/sim_bench.cc,
+// BM_fiber_switch_*; docs/checker.md, "Speed").
 #ifndef KMODEL_MODEL_SIM_FIBER_H_
 #define KMODEL_MODEL_SIM_FIBER_H_
 
 #include <cstddef>
 #include <functional>
+#include <utility>
 
 #include <boost/context/fiber.hpp>
 
 #include "model/backend.h"
+
+#if KMODEL_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if KMODEL_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 KMODEL_NAMESPACE_BEGIN
 
@@ -29,8 +42,8 @@ class Fiber {
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 
-  void resume();
-  void suspend();
+  inline void resume();
+  inline void suspend();
   bool finished() const { return finished_; }
 
  private:
@@ -49,6 +62,34 @@ class Fiber {
   void* tsan_fiber_ = nullptr;
   void* tsan_caller_ = nullptr;
 };
+
+void Fiber::resume() {
+#if KMODEL_TSAN
+  tsan_caller_ = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
+#if KMODEL_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, stack_bottom_, stack_size_);
+#endif
+  self_ = std::move(self_).resume();
+#if KMODEL_ASAN
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+}
+
+void Fiber::suspend() {
+#if KMODEL_ASAN
+  __sanitizer_start_switch_fiber(&fake_stack_, caller_bottom_, caller_size_);
+#endif
+#if KMODEL_TSAN
+  __tsan_switch_to_fiber(tsan_caller_, 0);
+#endif
+  caller_ = std::move(caller_).resume();
+#if KMODEL_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack_, &caller_bottom_, &caller_size_);
+#endif
+}
 
 KMODEL_NAMESPACE_END
 

@@ -49,10 +49,15 @@ constexpr int kIrqWorkInterrupt = -1;
 struct Machine::Cpu {
   int id = 0;
   CpuContext ctx;
-  std::unique_ptr<Fiber> fiber;
+  std::optional<Fiber> fiber;
   internal::Op pending_op = internal::Op::kStart;
   const void* pending_addr = nullptr;
   internal::SrcLoc pending_at;  // the caller of the pending operation, if known
+  // pending_addr's trace object number, once the step loop first asked for
+  // it (numbering stays in the order the loop meets objects, as before this
+  // was cached); kUnnumbered until then.
+  std::uint32_t pending_object = 0;
+  static constexpr std::uint32_t kUnnumbered = ~std::uint32_t{0};
   // The trace event of the step running now, until its memory operation
   // reports what it did (note_access); kNoEvent otherwise.
   std::size_t op_event = kNoEvent;
@@ -79,6 +84,34 @@ struct Machine::Cpu {
   }
   std::uint64_t waits_for = 0;  // fairness: CPUs that step before this spinner again
 };
+
+// Storage one run uses and the next run on the same thread reuses (a check
+// makes thousands of runs of a few dozen steps: allocating these per run,
+// and the candidate list per step, was an eighth of the simulator's time).
+struct Machine::Scratch {
+  std::uint32_t vclock[NR_CPUS][NR_CPUS];  // row c: CPU c's vector clock
+  absl::flat_hash_map<const void*, Shadow> shadow;
+  std::vector<int> runnable;
+  std::vector<CpuChoice> choices;
+  std::vector<int> candidates;  // deliverable interrupts of the stepping CPU
+  std::size_t decisions_hint = 0;  // a run's decisions seen so far, to reserve
+  Scenario scenario{0};  // emptied (reset) between runs
+
+  // Empties everything for the next run, keeping the storage.
+  void recycle() {
+    const std::size_t locations = shadow.size();
+    shadow.clear();  // keeps a small table; a large one is given back...
+    shadow.reserve(locations);  // ...and taken again at its size, at once
+    runnable.clear();
+    choices.clear();
+    candidates.clear();
+  }
+};
+
+std::unique_ptr<Machine::Scratch>& Machine::spare_scratch() {
+  static thread_local std::unique_ptr<Scratch> spare;
+  return spare;
+}
 
 const char* outcome_name(RunResult::Outcome outcome) {
   switch (outcome) {
@@ -122,10 +155,24 @@ absl::StatusOr<FailureKind> parse_failure_kind(std::string_view name) {
       "race, divergence, nondeterminism, vacuous or bad-input"));
 }
 
+const std::string& RunResult::schedule() const {
+  if (!schedule_known_) {
+    schedule_ = encode_schedule(decisions, schedule_version);
+    schedule_known_ = true;
+  }
+  return schedule_;
+}
+
+void RunResult::set_schedule(std::string text) {
+  schedule_ = std::move(text);
+  schedule_known_ = true;
+}
+
 std::string RunResult::summary() const {
   // A schedule of thousands of characters is noise in a report: its head
   // and its length (the caller has the whole string, e.g. in a file).
   constexpr std::size_t kShown = 200;
+  const std::string& schedule = this->schedule();
   const std::string shown =
       schedule.size() <= kShown
           ? schedule
@@ -145,9 +192,14 @@ std::string RunResult::report(bool details) const {
 }
 
 Machine::Machine(const Config& config, Strategy& strategy)
-    : config_(config), strategy_(strategy) {}
+    : config_(config), strategy_(strategy), scratch_(std::move(spare_scratch())) {
+  if (!scratch_) scratch_ = std::make_unique<Scratch>();
+}
 
-Machine::~Machine() = default;
+Machine::~Machine() {
+  scratch_->recycle();
+  spare_scratch() = std::move(scratch_);
+}
 
 bool Machine::on_cpu() const { return running_ != nullptr; }
 
@@ -168,9 +220,12 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     cpus_[i].ctx.cpu = i;
   }
   result_.trace.reuse_buffer();
-  vclock_.assign(static_cast<std::size_t>(config_.cpus),
-                 std::vector<std::uint32_t>(static_cast<std::size_t>(config_.cpus), 0));
-  for (int i = 0; i < config_.cpus; ++i) vclock_[i][i] = 1;
+  constexpr std::size_t kMaxDecisionsHint = 4096;
+  result_.decisions.reserve(std::min(scratch_->decisions_hint, kMaxDecisionsHint));
+  for (int i = 0; i < config_.cpus; ++i) {
+    std::fill_n(scratch_->vclock[i], config_.cpus, 0);
+    scratch_->vclock[i][i] = 1;
+  }
   tls_machine = this;
   internal::tls_current_cpu = &cpus_[0].ctx;
   // Every run starts from the same machine: no injected faults unless the
@@ -178,7 +233,8 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   set_page_fault_policy(PageFaultPolicy::never());
   reset_machine_state();
   try {
-    scenario_ = std::make_unique<Scenario>(config_.cpus);
+    scenario_ = &scratch_->scenario;
+    scenario_->reset(config_.cpus);
     scenario_fn(*scenario_);
   } catch (const std::exception& e) {
     // Whatever breaks before the CPUs start is the scenario's or the
@@ -193,7 +249,7 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
     for (int i = 0; i < config_.cpus; ++i) {
       if (!scenario_->bodies()[static_cast<std::size_t>(i)]) continue;
       Cpu& cpu = cpus_[i];
-      cpu.fiber = std::make_unique<Fiber>([this, &cpu] { cpu_entry(cpu); });
+      cpu.fiber.emplace([this, &cpu] { cpu_entry(cpu); });
     }
     step_loop();
     if (!result_.ok()) {
@@ -206,17 +262,20 @@ RunResult Machine::run(const ScenarioFn& scenario_fn) {
   }
   release_quarantine();
   cpus_.reset();  // CPUs die before the scenario state they captured
-  scenario_.reset();
+  if (scenario_ != nullptr) scenario_->reset(0);
+  scenario_ = nullptr;
   internal::tls_current_cpu = nullptr;
   tls_machine = nullptr;
   result_.sim_time_ns = now_ns_;
-  result_.schedule = encode_schedule(result_.decisions, config_.jump_to_deadlines ? 2 : 1);
+  result_.schedule_version = config_.jump_to_deadlines ? 2 : 1;  // encoded when asked
+  scratch_->decisions_hint = std::max(scratch_->decisions_hint, result_.decisions.size());
   return std::move(result_);
 }
 
 void Machine::step_loop() {
-  std::vector<int> runnable;
-  std::vector<CpuChoice> choices;
+  std::vector<int>& runnable = scratch_->runnable;
+  std::vector<CpuChoice>& choices = scratch_->choices;
+  std::vector<int>& candidates = scratch_->candidates;
   int last_cpu = -1;
   while (result_.ok()) {
     runnable.clear();
@@ -235,8 +294,11 @@ void Machine::step_loop() {
       for (int i = 0; i < config_.cpus; ++i) {
         if (!(runnable_mask >> i & 1)) continue;
         if (pass == 0 && config_.fair && (cpus_[i].waits_for & runnable_mask) != 0) continue;
+        Cpu& c = cpus_[i];
+        if (c.pending_object == Cpu::kUnnumbered)
+          c.pending_object = result_.trace.object_id(c.pending_addr);
         runnable.push_back(i);
-        choices.push_back({i, cpus_[i].pending_op, result_.trace.object_id(cpus_[i].pending_addr)});
+        choices.push_back({i, c.pending_op, c.pending_object});
       }
     }
     if (result_.steps >= config_.max_steps) {
@@ -245,13 +307,17 @@ void Machine::step_loop() {
                         " steps (livelock or deadlock)"));
       return;
     }
-    maybe_jump_clock(runnable, runnable_mask);
-    if (config_.jump_to_deadlines && certain_deadlock(runnable_mask)) return;
+    // The clock jumps and the deadlock test all need every CPU that may step
+    // to have spun since the last write: most steps skip them.
+    if (std::all_of(runnable.begin(), runnable.end(), [this](int i) { return cpus_[i].relaxed; })) {
+      maybe_jump_clock(runnable, runnable_mask);
+      if (config_.jump_to_deadlines && certain_deadlock(runnable_mask)) return;
+    }
     try {
       Cpu& cpu = cpus_[runnable[strategy_.pick_cpu(choices, last_cpu)]];
       last_cpu = cpu.id;
       result_.decisions.push_back({Decision::Kind::kCpu, cpu.id});
-      std::vector<int> candidates = deliverable_interrupts(cpu);
+      deliverable_interrupts(cpu, candidates);
       // An idle CPU (its task asleep) while nobody else can progress takes
       // its first deliverable interrupt: determined by the state, so it is
       // not a decision of the schedule.
@@ -276,8 +342,8 @@ void Machine::step_loop() {
         cpu.pending_interrupt = kIrqWorkInterrupt;
       } else {
         cpu.op_event = result_.trace.events().size();
-        result_.trace.add_op(cpu.id, interrupt_context_level_of(cpu.ctx), cpu.pending_op,
-                             cpu.pending_addr, cpu.pending_at);
+        result_.trace.add_numbered_op(cpu.id, interrupt_context_level_of(cpu.ctx),
+                                      cpu.pending_op, cpu.pending_object, cpu.pending_at);
       }
       ++result_.steps;
       now_ns_ += config_.step_ns;
@@ -363,7 +429,8 @@ bool Machine::certain_deadlock(std::uint64_t live_mask) {
     if (!(live_mask & (std::uint64_t{1} << i))) continue;
     const Cpu& c = cpus_[i];
     if (!c.relaxed || !c.waiting || c.awake || c.deadline_ns != 0 || c.check_ns != 0) return false;
-    if (!deliverable_interrupts(c).empty() || irq_work_deliverable(c)) return false;
+    deliverable_interrupts(c, scratch_->candidates);
+    if (!scratch_->candidates.empty() || irq_work_deliverable(c)) return false;
     absl::StrAppend(&who, who.empty() ? "" : ", ", i);
   }
   fail(RunResult::Outcome::kHang, FailureKind::kHang,
@@ -388,8 +455,8 @@ void Machine::run_irq_work(Cpu& cpu) {
   result_.trace.add_interrupt_end(cpu.id, interrupt_context_level_of(cpu.ctx), 0);
 }
 
-std::vector<int> Machine::deliverable_interrupts(const Cpu& cpu) const {
-  std::vector<int> out;
+void Machine::deliverable_interrupts(const Cpu& cpu, std::vector<int>& out) const {
+  out.clear();
   const unsigned pc = cpu.ctx.preempt_count.load(std::memory_order_relaxed);
   const bool irqs_off = cpu.ctx.irqs_disabled.load(std::memory_order_relaxed);
   const auto& specs = scenario_->interrupts();
@@ -406,7 +473,6 @@ std::vector<int> Machine::deliverable_interrupts(const Cpu& cpu) const {
     }
     if (ok) out.push_back(static_cast<int>(i + 1));
   }
-  return out;
 }
 
 void Machine::cpu_entry(Cpu& cpu) {
@@ -439,6 +505,7 @@ void Machine::wait_for_turn(Cpu& cpu) {
   const internal::Op op = cpu.pending_op;
   const void* addr = cpu.pending_addr;
   const internal::SrcLoc at = cpu.pending_at;
+  const std::uint32_t object = cpu.pending_object;
   for (;;) {
     if (unwinding_) throw Unwind{};
     const int irq = std::exchange(cpu.pending_interrupt, 0);
@@ -448,6 +515,7 @@ void Machine::wait_for_turn(Cpu& cpu) {
     cpu.pending_op = op;
     cpu.pending_addr = addr;
     cpu.pending_at = at;
+    cpu.pending_object = object;
     cpu.op_event = Cpu::kNoEvent;
     cpu.fiber->suspend();
   }
@@ -485,6 +553,7 @@ void Machine::sched_point(internal::Op op, const void* addr, internal::SrcLoc at
   cpu->pending_op = op;
   cpu->pending_addr = addr;
   cpu->pending_at = at;
+  cpu->pending_object = addr == nullptr ? 0 : Cpu::kUnnumbered;
   cpu->op_event = Cpu::kNoEvent;
   cpu->fiber->suspend();
   wait_for_turn(*cpu);
@@ -500,30 +569,33 @@ void Machine::plain_access(const void* addr, bool write) {
                                                                 : internal::Op::kLoad);
 }
 
+// The slow path of race_access, apart so the check stays short.
+void Machine::report_race(const RaceSide& me, const RaceSide& other) {
+  throw_invariant(
+      FailureKind::kRace,
+      absl::StrCat("data race on object #", result_.trace.object_id(me.addr), ": ",
+                   me.plain ? "plain " : "marked ", me.write ? "write" : "read", " by CPU ",
+                   me.cpu, " (", me.op == internal::Op::kRmw ? "rmw" : internal::op_name(me.op),
+                   ", level ", static_cast<int>(interrupt_context_level_of(cpus_[me.cpu].ctx)),
+                   ") unordered with a ", other.plain ? "plain " : "marked ",
+                   other.write ? "write" : "read", " by CPU ", other.cpu));
+}
+
 void Machine::race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op) {
   const auto n = static_cast<std::size_t>(config_.cpus);
-  std::vector<std::uint32_t>& me = vclock_[static_cast<std::size_t>(cpu)];
-  Shadow& s = shadow_[addr];
+  std::uint32_t* me = scratch_->vclock[cpu];
+  Shadow& s = scratch_->shadow[addr];
   auto read_plain = [&s](std::size_t d) { return ((s.read_plain >> d) & 1u) != 0; };
-  auto race = [&](int other, bool other_write, bool other_plain) {
-    throw_invariant(
-        FailureKind::kRace,
-        absl::StrCat("data race on object #", result_.trace.object_id(addr), ": ",
-                     plain ? "plain " : "marked ", write ? "write" : "read", " by CPU ", cpu,
-                     " (", op == internal::Op::kRmw ? "rmw" : internal::op_name(op), ", level ",
-                     static_cast<int>(interrupt_context_level_of(cpus_[cpu].ctx)),
-                     ") unordered with a ",
-                     other_plain ? "plain " : "marked ", other_write ? "write" : "read",
-                     " by CPU ", other));
-  };
   if (s.write_cpu >= 0 && s.write_cpu != cpu && (plain || s.write_plain) &&
       s.write_epoch > me[static_cast<std::size_t>(s.write_cpu)])
-    race(s.write_cpu, true, s.write_plain);
+    report_race({cpu, addr, write, plain, op},
+                {.cpu = s.write_cpu, .write = true, .plain = s.write_plain});
   if (write) {
     for (std::size_t d = 0; d < n; ++d)
       if (static_cast<int>(d) != cpu && s.read_epoch[d] != 0 && (plain || read_plain(d)) &&
           s.read_epoch[d] > me[d])
-        race(static_cast<int>(d), false, read_plain(d));
+        report_race({cpu, addr, write, plain, op},
+                    {.cpu = static_cast<int>(d), .write = false, .plain = read_plain(d)});
   }
   const auto bit = std::uint32_t{1} << cpu;
   if (write) {

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,8 +85,9 @@ struct RunResult {
   Outcome outcome = Outcome::kPass;
   FailureKind kind = FailureKind::kNone;  // what failed (kNone on kPass, kPruned)
   std::string message;   // empty on kPass
-  std::string schedule;  // replays this run
   std::vector<Decision> decisions;
+  // The clock the decisions were recorded on (schedule.h: v1 or v2).
+  int schedule_version = kScheduleVersion;
   Trace trace;
   int cpus = 0;
   std::uint64_t steps = 0;
@@ -95,11 +97,22 @@ struct RunResult {
   std::vector<bool> goals_reached;        // per goal
 
   bool ok() const { return outcome == Outcome::kPass; }
+  // The string that replays this run. Encoded from `decisions` on first use
+  // and kept (most runs of a check pass and are never asked: encoding every
+  // one cost a seventh of the simulator's time), or the text set_schedule()
+  // gave. Not thread-safe on first use: one result, one thread.
+  const std::string& schedule() const;
+  // Replaces the string (a handmade or parsed schedule, e.g. in reports).
+  void set_schedule(std::string text);
   // Outcome, message, steps and schedule (no timeline).
   std::string summary() const;
   // summary() plus the tail of the per-CPU timeline (with `details`, each
   // step's values and caller: Trace::timeline).
   std::string report(bool details = false) const;
+
+ private:
+  mutable std::string schedule_;
+  mutable bool schedule_known_ = false;
 };
 
 const char* outcome_name(RunResult::Outcome outcome);
@@ -133,12 +146,13 @@ class Machine {
 
  private:
   struct Cpu;
+  struct Scratch;
 
   void step_loop();
   void cpu_entry(Cpu& cpu);
   void wait_for_turn(Cpu& cpu);
   void run_interrupt(Cpu& cpu, int interrupt);
-  std::vector<int> deliverable_interrupts(const Cpu& cpu) const;
+  void deliverable_interrupts(const Cpu& cpu, std::vector<int>& out) const;
   bool nobody_progresses() const;
   bool irq_work_deliverable(const Cpu& cpu) const;
   void run_irq_work(Cpu& cpu);
@@ -173,8 +187,18 @@ class Machine {
   };
   static_assert(NR_CPUS <= 32, "Shadow::read_plain is a 32-bit mask");
   void race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op);
-  std::vector<std::vector<std::uint32_t>> vclock_;
-  absl::flat_hash_map<const void*, Shadow> shadow_;
+  // One side of a race: who accessed, how (the other side's addr and op
+  // are unused).
+  struct RaceSide {
+    int cpu = 0;
+    const void* addr = nullptr;
+    bool write = false;
+    bool plain = false;
+    internal::Op op = internal::Op::kStart;
+  };
+  [[noreturn, gnu::cold, gnu::noinline]] void report_race(const RaceSide& me,
+                                                         const RaceSide& other);
+  static std::unique_ptr<Scratch>& spare_scratch();
 
   // Model memory the run allocated (live) and freed (kept, poisoned, until
   // the run ends, so a stale access is caught rather than reused).
@@ -190,8 +214,12 @@ class Machine {
 
   Config config_;
   Strategy& strategy_;
+  // The vector clocks, the shadow map and the step loop's buffers: taken
+  // from the last Machine of this thread and handed on to the next, so the
+  // runs of a check reuse storage instead of allocating it per run or step.
+  std::unique_ptr<Scratch> scratch_;
   std::unique_ptr<Cpu[]> cpus_;
-  std::unique_ptr<Scenario> scenario_;
+  Scenario* scenario_ = nullptr;  // the scratch's, while a run uses it
   Cpu* running_ = nullptr;  // the CPU whose fiber runs now, or null
   bool unwinding_ = false;
   std::uint64_t now_ns_ = 1000000000ull;

@@ -14,6 +14,15 @@ void Scenario::check_cpu(int cpu, const char* what) const {
   }
 }
 
+void Scenario::reset(int cpus) {
+  bodies_.clear();
+  bodies_.resize(static_cast<std::size_t>(cpus));
+  interrupts_.clear();
+  end_checks_.clear();
+  state_describers_.clear();
+  goals_.clear();
+}
+
 void Scenario::on_cpu(int cpu, std::function<void()> body) {
   check_cpu(cpu, "on_cpu");
   if (bodies_[static_cast<std::size_t>(cpu)])

@@ -90,6 +90,11 @@ class Scenario {
  public:
   explicit Scenario(int cpus) : bodies_(static_cast<std::size_t>(cpus)) {}
 
+  // Empties the scenario (destroying its bodies, handlers and checks, and
+  // the state they captured) for `cpus` CPUs, keeping its storage: the
+  // machine fills one Scenario per thread for run after run.
+  void reset(int cpus);
+
   // The task-context body of `cpu`. A CPU without a body stays idle.
   void on_cpu(int cpu, std::function<void()> body);
 

@@ -41,12 +41,14 @@ const char* order_name(std::uint8_t order) {
 }  // namespace internal
 
 namespace {
-// The event storage of the last trace this thread destroyed. A check's runs
-// have similar lengths: reusing one buffer spares each run the growth of a
-// new vector through sizes beyond malloc's fast bins (that was 10% of the
-// simulator's time once events carried values and a caller).
+// The event storage (and object table) of the last trace this thread
+// destroyed. A check's runs have similar lengths: reusing one buffer spares
+// each run the growth of a new vector through sizes beyond malloc's fast
+// bins (that was 10% of the simulator's time once events carried values and
+// a caller), and of a new table through its rehashes.
 struct SpareEvents {
   std::vector<TraceEvent> events;
+  absl::flat_hash_map<const void*, std::uint32_t> objects;
   ~SpareEvents();
 };
 thread_local bool spare_gone = false;  // trivially destructible: valid at exit
@@ -56,14 +58,22 @@ constexpr std::size_t kSpareMax = 4096;  // events; a hang's trace is not kept
 }  // namespace
 
 Trace::~Trace() {
-  if (spare_gone || events_.capacity() == 0 || events_.capacity() > kSpareMax) return;
+  if (spare_gone) return;
+  if (objects_.capacity() > spare.objects.capacity() && objects_.capacity() <= kSpareMax) {
+    objects_.clear();
+    spare.objects.swap(objects_);
+  }
+  if (events_.capacity() == 0 || events_.capacity() > kSpareMax) return;
   if (spare.events.capacity() >= events_.capacity()) return;
   events_.clear();
   spare.events.swap(events_);
 }
 
 void Trace::reuse_buffer() {
-  if (spare_gone || !events_.empty() || spare.events.capacity() <= events_.capacity()) return;
+  if (spare_gone) return;
+  if (objects_.empty() && spare.objects.capacity() > objects_.capacity())
+    objects_.swap(spare.objects);
+  if (!events_.empty() || spare.events.capacity() <= events_.capacity()) return;
   events_.swap(spare.events);
 }
 
@@ -140,9 +150,14 @@ TraceEvent make_event(TraceEvent::Kind kind, int cpu, unsigned level, std::uint6
 
 void Trace::add_op(int cpu, unsigned level, internal::Op op, const void* addr,
                    internal::SrcLoc at) {
+  add_numbered_op(cpu, level, op, object_id(addr), at);
+}
+
+void Trace::add_numbered_op(int cpu, unsigned level, internal::Op op, std::uint32_t object,
+                            internal::SrcLoc at) {
   TraceEvent e = make_event(TraceEvent::Kind::kOp, cpu, level, 0);
   e.op = op;
-  e.object = object_id(addr);
+  e.object = object;
   e.at = at;
   events_.push_back(e);
 }

@@ -58,6 +58,9 @@ class Trace {
 
   void add_op(int cpu, unsigned level, internal::Op op, const void* addr,
               internal::SrcLoc at = {});
+  // The same, for an object already numbered by object_id().
+  void add_numbered_op(int cpu, unsigned level, internal::Op op, std::uint32_t object,
+                       internal::SrcLoc at = {});
   // What the memory operation of event `index` (an op) read and wrote.
   void set_access(std::size_t index, const internal::Access& access);
   void add_interrupt(int cpu, unsigned level, int interrupt);
@@ -65,8 +68,9 @@ class Trace {
   void add_clock_jump(std::uint64_t ns);
 
   const std::vector<TraceEvent>& events() const { return events_; }
-  // Takes over the storage a trace of this thread left when it died, if
-  // any: a check's runs reuse one buffer instead of growing a new one each.
+  // Takes over the storage (events, object table) a trace of this thread
+  // left when it died, if any: a check's runs reuse one buffer instead of
+  // growing a new one each.
   void reuse_buffer();
   bool operator==(const Trace& other) const { return events_ == other.events_; }
 

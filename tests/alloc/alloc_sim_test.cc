@@ -89,7 +89,7 @@ TEST_CASE("seeded bugs are caught by the intended check, and replay") {
     CHECK_THAT(failure.message, Catch::Contains(c.message));
 
     ScopedProfile profile(Profile::kLinux618);
-    auto again = replay(e->config, e->scenario, failure.schedule);
+    auto again = replay(e->config, e->scenario, failure.schedule());
     REQUIRE(again.ok());
     CHECK(again->outcome == failure.outcome);
     CHECK(again->message == failure.message);

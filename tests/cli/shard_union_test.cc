@@ -35,7 +35,7 @@ void counters(Scenario& s) {
 std::vector<std::string> schedules(Config config) {
   std::vector<std::string> out;
   const CheckResult r = check(config, counters, [&out](std::uint64_t, const RunResult& run) {
-    out.push_back(run.schedule);
+    out.push_back(run.schedule());
   });
   INFO(r.report());
   CHECK(r.ok());

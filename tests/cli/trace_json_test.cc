@@ -138,7 +138,7 @@ kmodel::RunResult handmade_run() {
   t.add_op(1, 2, Op::kLoad, &b);           // 10
   t.add_interrupt_end(1, 0, 1);            // 11
   t.add_op(1, 0, Op::kStore, &a);          // 12
-  r.schedule = "v1:handmade \"quoted\"";
+  r.set_schedule("v1:handmade \"quoted\"");
   return r;
 }
 

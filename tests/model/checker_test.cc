@@ -48,7 +48,7 @@ void independent_writers(Scenario& s) {
 
 std::set<std::string> schedules_of(Config config, const ScenarioFn& fn) {
   std::set<std::string> out;
-  check(config, fn, [&](std::uint64_t, const RunResult& r) { out.insert(r.schedule); });
+  check(config, fn, [&](std::uint64_t, const RunResult& r) { out.insert(r.schedule()); });
   return out;
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("every strategy finds the lost update, and its failure replays") {
     INFO(strategy_name(k) << ": " << r.report());
     REQUIRE_FALSE(r.ok());
     CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
-    auto again = replay(config, lost_update, r.failure->schedule);
+    auto again = replay(config, lost_update, r.failure->schedule());
     REQUIRE(again.ok());
     CHECK(again->message == r.failure->message);
     CHECK(again->trace == r.failure->trace);
@@ -80,7 +80,7 @@ TEST_CASE("shrinking keeps the failure and removes needless switches") {
   // One preemption of CPU 0 between its read and its write, and one switch
   // back, is all this bug needs.
   CHECK(schedule_complexity(shrunk).first <= 2);
-  auto again = replay(config, lost_update, shrunk.schedule);
+  auto again = replay(config, lost_update, shrunk.schedule());
   REQUIRE(again.ok());
   CHECK(again->message == shrunk.message);
 }
@@ -124,13 +124,13 @@ TEST_CASE("the union of n shards explores exactly the unsharded schedules") {
                   .determinism_every = 0};
     std::multiset<std::string> whole, parts;
     check(config, independent_writers,
-          [&](std::uint64_t, const RunResult& r) { whole.insert(r.schedule); });
+          [&](std::uint64_t, const RunResult& r) { whole.insert(r.schedule()); });
     for (std::uint64_t i = 0; i < 3; ++i) {
       Config shard = config;
       shard.shard_index = i;
       shard.shard_count = 3;
       check(shard, independent_writers,
-            [&](std::uint64_t, const RunResult& r) { parts.insert(r.schedule); });
+            [&](std::uint64_t, const RunResult& r) { parts.insert(r.schedule()); });
     }
     INFO(strategy_name(k));
     CHECK(parts == whole);
@@ -227,6 +227,26 @@ TEST_CASE("a scenario that depends on state outside the simulator is caught") {
   CheckResult r = check(Config{.cpus = 1, .iterations = 10, .determinism_every = 1}, leaky);
   REQUIRE_FALSE(r.ok());
   CHECK(r.failure->outcome == RunResult::Outcome::kNondeterminism);
+}
+
+TEST_CASE("determinism replays are spread over the shards, not all in shard 0") {
+  // Every run calls the scenario function once, and so does every replay.
+  static int calls = 0;
+  auto counted = [](Scenario& s) {
+    ++calls;
+    auto x = std::make_shared<Atomic<int>>(0);
+    s.on_cpu(0, [x] { WRITE_ONCE(*x, 1); });
+  };
+  for (std::uint64_t shard = 0; shard < 2; ++shard) {
+    calls = 0;
+    CheckResult r = check(Config{.cpus = 1, .iterations = 20, .shard_index = shard,
+                                 .shard_count = 2, .determinism_every = 2},
+                          counted);
+    REQUIRE(r.ok());
+    CHECK(r.runs == 10);
+    INFO("shard " << shard);
+    CHECK(calls == 15);  // 10 runs, every second of them replayed
+  }
 }
 
 TEST_CASE("a time budget stops a check early and says so") {
@@ -358,11 +378,11 @@ TEST_CASE("a hang is shrunk to a short prefix and a cycle (lasso), and replays")
   INFO(r.report());
   CHECK(r.failure->kind == FailureKind::kHang);
   CHECK_THAT(r.failure->message, Catch::Contains("lasso: after a prefix of"));
-  CHECK(r.failure->schedule.size() < 40);
+  CHECK(r.failure->schedule().size() < 40);
   const Lasso l = find_lasso(r.failure->decisions);
   CHECK(l.cycle > 0);
   CHECK(l.prefix < 10);
-  auto again = replay(config, deadlock, r.failure->schedule);
+  auto again = replay(config, deadlock, r.failure->schedule());
   REQUIRE(again.ok());
   CHECK(again->kind == FailureKind::kHang);
   CHECK(again->decisions == r.failure->decisions);

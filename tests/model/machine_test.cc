@@ -51,12 +51,12 @@ TEST_CASE("the checker finds a lost update and its schedule replays it") {
   CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
   CHECK_THAT(r.failure->message, Catch::Contains("lost update"));
 
-  auto again = replay(config, racy_counter, r.failure->schedule);
+  auto again = replay(config, racy_counter, r.failure->schedule());
   REQUIRE(again.ok());
   CHECK(again->outcome == RunResult::Outcome::kFailed);
   CHECK(again->message == r.failure->message);
   CHECK(again->trace == r.failure->trace);
-  CHECK(again->schedule == r.failure->schedule);
+  CHECK(again->schedule() == r.failure->schedule());
 }
 
 TEST_CASE("atomic increments never lose an update, with NMIs") {
@@ -73,9 +73,9 @@ TEST_CASE("the same seed gives the same runs; different seeds differ") {
   RunResult ra = run_once(config, atomic_counter, a);
   RunResult rb = run_once(config, atomic_counter, b);
   RunResult rc = run_once(config, atomic_counter, c);
-  CHECK(ra.schedule == rb.schedule);
+  CHECK(ra.schedule() == rb.schedule());
   CHECK(ra.trace == rb.trace);
-  CHECK(ra.schedule != rc.schedule);
+  CHECK(ra.schedule() != rc.schedule());
 }
 
 TEST_CASE("a replay that does not fit the scenario is reported as divergence") {
@@ -242,7 +242,7 @@ TEST_CASE("clock: when every CPU waits, it jumps straight to the declared deadli
   RandomStrategy again(1, 0);
   RunResult old = run_once(v1, deadline_scenario(out, 0), again);
   REQUIRE(old.ok());
-  CHECK(old.schedule.rfind("v1:", 0) == 0);
+  CHECK(old.schedule().rfind("v1:", 0) == 0);
   CHECK(old.steps > r.steps);
 }
 
@@ -485,7 +485,7 @@ TEST_CASE("an idle CPU takes the interrupt its sleeping task waits for; a spinne
   RunResult once = run_once(config, sleeper(true), strategy);
   REQUIRE(once.ok());
   CHECK(once.interrupts_delivered == std::vector<int>{1});
-  auto again = replay(config, sleeper(true), once.schedule);
+  auto again = replay(config, sleeper(true), once.schedule());
   REQUIRE(again.ok());
   CHECK(again->ok());
   CHECK(again->trace == once.trace);

@@ -172,7 +172,7 @@ TEST_CASE("a stream run's schedule replays to the same trace") {
     RunResult first = run_once(config, writers_and_reader, strategy);
     INFO(first.report());
     REQUIRE(first.ok());
-    auto again = replay(config, writers_and_reader, first.schedule);
+    auto again = replay(config, writers_and_reader, first.schedule());
     REQUIRE(again.ok());
     CHECK(again->trace == first.trace);
   }

@@ -135,7 +135,7 @@ TEST_CASE("a run's schedule replays to the same trace") {
     RandomStrategy strategy(seed, config.interrupt_probability);
     RunResult first = run_once(config, nested_printers, strategy);
     REQUIRE(first.ok());
-    auto again = replay(config, nested_printers, first.schedule);
+    auto again = replay(config, nested_printers, first.schedule());
     REQUIRE(again.ok());
     CHECK(again->trace == first.trace);
   }

@@ -39,7 +39,7 @@ TEST_CASE("two concurrent del_first consumers are caught, and the schedule repla
       CHECK(r.failure->kind == FailureKind::kAssertion);
       CHECK_THAT(r.failure->message, Catch::Contains("both consumed and on the list"));
     }
-    auto again = replay(config, llist_scenarios::two_del_first_consumers, r.failure->schedule);
+    auto again = replay(config, llist_scenarios::two_del_first_consumers, r.failure->schedule());
     REQUIRE(again.ok());
     CHECK(again->outcome == r.failure->outcome);
     CHECK(again->message == r.failure->message);
@@ -68,9 +68,9 @@ TEST_CASE("replaying a passing run's schedule reproduces its trace exactly") {
     RandomStrategy strategy(seed, config.interrupt_probability);
     RunResult first = run_once(config, llist_scenarios::producers_and_nmis, strategy);
     REQUIRE(first.ok());
-    auto again = replay(config, llist_scenarios::producers_and_nmis, first.schedule);
+    auto again = replay(config, llist_scenarios::producers_and_nmis, first.schedule());
     REQUIRE(again.ok());
-    INFO("seed " << seed << " schedule " << first.schedule);
+    INFO("seed " << seed << " schedule " << first.schedule());
     CHECK(again->ok());
     CHECK(again->trace == first.trace);
     CHECK(again->steps == first.steps);

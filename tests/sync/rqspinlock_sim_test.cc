@@ -97,7 +97,7 @@ TEST_CASE("the 6.18 AA stall is an NMI timeout, and its schedule replays it exac
   CHECK(r.failure->outcome == RunResult::Outcome::kFailed);
   CHECK_THAT(r.failure->message, Catch::Contains("-ETIMEDOUT"));
   CHECK(r.failure->sim_time_ns > RES_DEF_TIMEOUT);
-  auto again = replay(e->config, e->scenario, r.failure->schedule);
+  auto again = replay(e->config, e->scenario, r.failure->schedule());
   REQUIRE(again.ok());
   CHECK(again->message == r.failure->message);
   CHECK(again->trace == r.failure->trace);
@@ -163,7 +163,7 @@ TEST_CASE("a v1 schedule replays on the v1 clock: the AA after 65536 spins, exac
   RandomStrategy random(1, 0);
   const RunResult recorded = run_once(v1_clock, plain_aa(out), random);
   REQUIRE(recorded.ok());
-  REQUIRE(recorded.schedule.rfind("v1:", 0) == 0);
+  REQUIRE(recorded.schedule().rfind("v1:", 0) == 0);
   const u64 waited_v1 = out->waited;
   CHECK(out->ret == -EDEADLK);
   CHECK(waited_v1 > 2 * NSEC_PER_MSEC);  // 65536 spins of 35 ns
@@ -171,16 +171,16 @@ TEST_CASE("a v1 schedule replays on the v1 clock: the AA after 65536 spins, exac
   // replay() under today's default configuration sees "v1:" and runs the
   // old clock: same steps, same trace, same wait.
   *out = AaOut{};
-  auto again = replay(Config{.cpus = 1, .max_steps = 2000000}, plain_aa(out), recorded.schedule);
+  auto again = replay(Config{.cpus = 1, .max_steps = 2000000}, plain_aa(out), recorded.schedule());
   REQUIRE(again.ok());
   INFO(again->summary());
   CHECK(again->ok());
   CHECK(again->steps == recorded.steps);
   CHECK(again->trace == recorded.trace);
-  CHECK(again->schedule == recorded.schedule);
+  CHECK(again->schedule() == recorded.schedule());
   CHECK(out->waited == waited_v1);
   // The same decisions read as v2 no longer fit: the run ends early.
-  std::string as_v2 = recorded.schedule;
+  std::string as_v2 = recorded.schedule();
   as_v2[1] = '2';
   auto misread = replay(Config{.cpus = 1, .max_steps = 2000000}, plain_aa(out), as_v2);
   REQUIRE(misread.ok());
