@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -36,6 +37,11 @@ FailureKind classify_invariant(std::string_view what) {
 
 thread_local Machine* tls_machine = nullptr;
 
+// The operations race detection accounts as marked accesses.
+constexpr bool races_accounted(internal::Op op) {
+  return op == internal::Op::kLoad || op == internal::Op::kStore || op == internal::Op::kRmw;
+}
+
 // Cpu::pending_interrupt's value for the CPU's irq_work self-interrupt
 // (model/cpu.h: arch_irq_work_raise); traces show it as interrupt 0.
 constexpr int kIrqWorkInterrupt = -1;
@@ -58,6 +64,9 @@ struct Machine::Cpu {
   // was cached); kUnnumbered until then.
   std::uint32_t pending_object = 0;
   static constexpr std::uint32_t kUnnumbered = ~std::uint32_t{0};
+  // pending_addr's race-detection shadow slot, found with its number when
+  // the operation is one race detection accounts (0: none).
+  std::uint32_t pending_slot = 0;
   // The trace event of the step running now, until its memory operation
   // reports what it did (note_access); kNoEvent otherwise.
   std::size_t op_event = kNoEvent;
@@ -90,7 +99,19 @@ struct Machine::Cpu {
 // and the candidate list per step, was an eighth of the simulator's time).
 struct Machine::Scratch {
   std::uint32_t vclock[NR_CPUS][NR_CPUS];  // row c: CPU c's vector clock
-  absl::flat_hash_map<const void*, Shadow> shadow;
+  std::vector<Shadow> shadow;  // slot s at shadow[s - 1] (Machine::shadow_slot)
+  // The shadow slots of recently accessed addresses, direct-mapped, valid
+  // for the run numbered `run`: a plain access (no step, so no trace lookup
+  // to share) mostly repeats one of a few addresses, and this is cheaper
+  // than the object table's hash lookup.
+  struct CachedSlot {
+    const void* addr = nullptr;
+    std::uint32_t slot = 0;
+    std::uint32_t run = 0;
+  };
+  static constexpr std::size_t kSlotCache = 64;
+  CachedSlot slot_cache[kSlotCache];
+  std::uint32_t run = 1;  // entries of other runs are stale
   std::vector<int> runnable;
   std::vector<CpuChoice> choices;
   std::vector<int> candidates;  // deliverable interrupts of the stepping CPU
@@ -99,9 +120,11 @@ struct Machine::Scratch {
 
   // Empties everything for the next run, keeping the storage.
   void recycle() {
-    const std::size_t locations = shadow.size();
-    shadow.clear();  // keeps a small table; a large one is given back...
-    shadow.reserve(locations);  // ...and taken again at its size, at once
+    shadow.clear();
+    if (++run == 0) {  // wrapped: entries of run 1 onwards would look valid
+      std::fill(std::begin(slot_cache), std::end(slot_cache), CachedSlot{});
+      run = 1;
+    }
     runnable.clear();
     choices.clear();
     candidates.clear();
@@ -295,8 +318,12 @@ void Machine::step_loop() {
         if (!(runnable_mask >> i & 1)) continue;
         if (pass == 0 && config_.fair && (cpus_[i].waits_for & runnable_mask) != 0) continue;
         Cpu& c = cpus_[i];
-        if (c.pending_object == Cpu::kUnnumbered)
-          c.pending_object = result_.trace.object_id(c.pending_addr);
+        if (c.pending_object == Cpu::kUnnumbered) {  // pending_addr is not null
+          Trace::ObjectEntry& entry = result_.trace.numbered_object(c.pending_addr);
+          c.pending_object = entry.number;
+          c.pending_slot =
+              config_.check_races && races_accounted(c.pending_op) ? shadow_slot(entry) : 0;
+        }
         runnable.push_back(i);
         choices.push_back({i, c.pending_op, c.pending_object});
       }
@@ -506,6 +533,7 @@ void Machine::wait_for_turn(Cpu& cpu) {
   const void* addr = cpu.pending_addr;
   const internal::SrcLoc at = cpu.pending_at;
   const std::uint32_t object = cpu.pending_object;
+  const std::uint32_t slot = cpu.pending_slot;
   for (;;) {
     if (unwinding_) throw Unwind{};
     const int irq = std::exchange(cpu.pending_interrupt, 0);
@@ -516,6 +544,7 @@ void Machine::wait_for_turn(Cpu& cpu) {
     cpu.pending_addr = addr;
     cpu.pending_at = at;
     cpu.pending_object = object;
+    cpu.pending_slot = slot;
     cpu.op_event = Cpu::kNoEvent;
     cpu.fiber->suspend();
   }
@@ -554,19 +583,39 @@ void Machine::sched_point(internal::Op op, const void* addr, internal::SrcLoc at
   cpu->pending_addr = addr;
   cpu->pending_at = at;
   cpu->pending_object = addr == nullptr ? 0 : Cpu::kUnnumbered;
+  cpu->pending_slot = 0;
   cpu->op_event = Cpu::kNoEvent;
   cpu->fiber->suspend();
   wait_for_turn(*cpu);
   // The operation happens now: account it in the happens-before relation.
-  if (config_.check_races && addr != nullptr &&
-      (op == internal::Op::kLoad || op == internal::Op::kStore || op == internal::Op::kRmw))
-    race_access(cpu->id, addr, op != internal::Op::kLoad, /*plain=*/false, op);
+  // The step loop found its shadow slot when it numbered the object.
+  if (config_.check_races && addr != nullptr && races_accounted(op)) {
+    MODEL_ASSERT(cpu->pending_slot != 0, "simulator: a marked access without a shadow slot");
+    race_access(cpu->id, cpu->pending_slot, addr, op != internal::Op::kLoad, /*plain=*/false,
+                op);
+  }
 }
 
 void Machine::plain_access(const void* addr, bool write) {
   if (!config_.check_races || running_ == nullptr || unwinding_) return;  // setup, at_end
-  race_access(running_->id, addr, write, /*plain=*/true, write ? internal::Op::kStore
-                                                                : internal::Op::kLoad);
+  // Not numbered here: a plain access is no step of the trace.
+  Scratch::CachedSlot& cached =
+      scratch_->slot_cache[(reinterpret_cast<std::uintptr_t>(addr) >> 3) % Scratch::kSlotCache];
+  if (cached.addr != addr || cached.run != scratch_->run)
+    cached = {addr, shadow_slot(result_.trace.object_entry(addr)), scratch_->run};
+  const std::uint32_t slot = cached.slot;
+  race_access(running_->id, slot, addr, write, /*plain=*/true,
+              write ? internal::Op::kStore : internal::Op::kLoad);
+}
+
+std::uint32_t Machine::shadow_slot(Trace::ObjectEntry& entry) {
+  if (entry.slot == 0) {
+    Shadow& s = scratch_->shadow.emplace_back();
+    std::fill_n(s.read_epoch, config_.cpus, 0);
+    std::fill_n(s.sync, config_.cpus, 0);
+    entry.slot = static_cast<std::uint32_t>(scratch_->shadow.size());
+  }
+  return entry.slot;
 }
 
 // The slow path of race_access, apart so the check stays short.
@@ -581,10 +630,11 @@ void Machine::report_race(const RaceSide& me, const RaceSide& other) {
                    other.write ? "write" : "read", " by CPU ", other.cpu));
 }
 
-void Machine::race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op) {
+void Machine::race_access(int cpu, std::uint32_t slot, const void* addr, bool write, bool plain,
+                          internal::Op op) {
   const auto n = static_cast<std::size_t>(config_.cpus);
   std::uint32_t* me = scratch_->vclock[cpu];
-  Shadow& s = scratch_->shadow[addr];
+  Shadow& s = scratch_->shadow[slot - 1];
   auto read_plain = [&s](std::size_t d) { return ((s.read_plain >> d) & 1u) != 0; };
   if (s.write_cpu >= 0 && s.write_cpu != cpu && (plain || s.write_plain) &&
       s.write_epoch > me[static_cast<std::size_t>(s.write_cpu)])

@@ -177,16 +177,26 @@ class Machine {
   // on for every run, and a heap node per location cost a third of the
   // simulator's speed).
   struct Shadow {
+    Shadow() {}  // user-provided: value-initialisation does not zero the arrays
     int write_cpu = -1;
     std::uint32_t write_epoch = 0;
     bool write_plain = false;
     bool has_sync = false;                       // sync holds a released clock
     std::uint32_t read_plain = 0;                // bit per CPU
-    std::uint32_t read_epoch[NR_CPUS] = {};      // per CPU, 0: none
-    std::uint32_t sync[NR_CPUS] = {};            // released clock
+    // Per CPU; only the run's config.cpus first entries are used, and
+    // zeroed (shadow_slot): zeroing all NR_CPUS cost more than the check.
+    std::uint32_t read_epoch[NR_CPUS];           // per CPU, 0: none
+    std::uint32_t sync[NR_CPUS];                 // released clock
   };
   static_assert(NR_CPUS <= 32, "Shadow::read_plain is a 32-bit mask");
-  void race_access(int cpu, const void* addr, bool write, bool plain, internal::Op op);
+  // Shadows live in a vector (Scratch::shadow); an address's slot (1-based
+  // index) is kept in its trace object entry, so the look-up that numbers a
+  // step's object also finds its shadow and a marked access needs none of
+  // its own; a plain access (no step) finds it through a small cache
+  // (Scratch::slot_cache) or else the table.
+  std::uint32_t shadow_slot(Trace::ObjectEntry& entry);
+  void race_access(int cpu, std::uint32_t slot, const void* addr, bool write, bool plain,
+                   internal::Op op);
   // One side of a race: who accessed, how (the other side's addr and op
   // are unused).
   struct RaceSide {

@@ -48,7 +48,7 @@ namespace {
 // a caller), and of a new table through its rehashes.
 struct SpareEvents {
   std::vector<TraceEvent> events;
-  absl::flat_hash_map<const void*, std::uint32_t> objects;
+  absl::flat_hash_map<const void*, Trace::ObjectEntry> objects;
   ~SpareEvents();
 };
 thread_local bool spare_gone = false;  // trivially destructible: valid at exit
@@ -132,9 +132,13 @@ std::string location_text(const internal::SrcLoc& at, bool full_path) {
 
 std::uint32_t Trace::object_id(const void* addr) {
   if (addr == nullptr) return 0;
-  auto [it, inserted] =
-      objects_.emplace(addr, static_cast<std::uint32_t>(objects_.size() + 1));
-  return it->second;
+  return numbered_object(addr).number;
+}
+
+Trace::ObjectEntry& Trace::numbered_object(const void* addr) {
+  ObjectEntry& e = objects_[addr];
+  if (e.number == 0) e.number = ++numbered_;
+  return e;
 }
 
 namespace {

@@ -83,9 +83,25 @@ class Trace {
   // The run-stable number of an object (assigned on first use; 0 for null).
   std::uint32_t object_id(const void* addr);
 
+  // An address's entry in the object table: its number (0 until object_id
+  // or numbered_object first numbers it) and a slot its user keeps for the
+  // address (the simulator's race-detection shadow: one hash lookup serves
+  // both; 0 until the user sets it). Entries without a number do not change
+  // the numbering. The reference is valid until the next call that adds an
+  // address.
+  struct ObjectEntry {
+    std::uint32_t number = 0;
+    std::uint32_t slot = 0;
+  };
+  // The entry of `addr` (not null), numbered.
+  ObjectEntry& numbered_object(const void* addr);
+  // The entry of `addr` (not null), numbered only if it was already.
+  ObjectEntry& object_entry(const void* addr) { return objects_[addr]; }
+
  private:
   std::vector<TraceEvent> events_;
-  absl::flat_hash_map<const void*, std::uint32_t> objects_;
+  absl::flat_hash_map<const void*, ObjectEntry> objects_;
+  std::uint32_t numbered_ = 0;  // objects numbered so far
 };
 
 KMODEL_NAMESPACE_END
