@@ -67,9 +67,12 @@ SUITES = OrderedDict(
 class Row:
     """One benchmark's median (and spread) as read from the JSON."""
 
-    def __init__(self, name, value, unit, higher_is_better, cv):
+    def __init__(self, name, value, unit, higher_is_better, cv, refused=None):
         self.name, self.value, self.unit = name, value, unit
         self.higher_is_better, self.cv = higher_is_better, cv
+        # The stream bench's `rejected` counter: the share of writes refused,
+        # which says whether the run was writer- or reader-bound.
+        self.refused = refused
 
 
 def read_medians(path):
@@ -98,7 +101,7 @@ def read_medians(path):
             value = b["real_time"] if use_real else b["cpu_time"]
             unit, hib = b.get("time_unit", "ns"), False
             cv = cvs.get(name, {}).get("real_time" if use_real else "cpu_time")
-        rows[name] = Row(name, value, unit, hib, cv)
+        rows[name] = Row(name, value, unit, hib, cv, b.get("rejected"))
     if not rows:
         raise SystemExit(f"{path}: no benchmark results in the file")
     return rows
@@ -141,8 +144,11 @@ def tables(suite, groups):
         first = next(iter(next(iter(by_x.values())).values()))
         better = "higher" if first.higher_is_better else "lower"
         ratio = f", ratio to {base} in the same run" if base in impls else ""
+        refused = (", refused = share of writes refused (high: the reader bounds the run)"
+                   if any(r.refused is not None for row in by_x.values() for r in row.values())
+                   else "")
         lines.append(f"**{group}**: median {first.unit} ({better} is better), "
-                     f"cv = spread over repetitions{ratio}")
+                     f"cv = spread over repetitions{refused}{ratio}")
         lines.append("")
         xs = list(by_x)
         lines.append(f"| {spec['x_label']} | " + " | ".join(xs) + " |")
@@ -154,7 +160,10 @@ def tables(suite, groups):
                 if r is None:
                     cells.append("")
                     continue
-                cell = fmt(r.value) + (f" (cv {r.cv:.0%})" if r.cv is not None else "")
+                notes = [f"cv {r.cv:.0%}"] if r.cv is not None else []
+                if r.refused is not None:
+                    notes.append(f"refused {r.refused:.0%}")
+                cell = fmt(r.value) + (f" ({', '.join(notes)})" if notes else "")
                 if b is not None and b.value:
                     cell += f" **{r.value / b.value:.2f}x**"
                 cells.append(cell)

@@ -51,6 +51,23 @@ class BenchReportTest(unittest.TestCase):
         with open(os.path.join(self.tmp, "out", "alloc-0.png"), "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
 
+    def test_refused_share_is_shown_where_the_bench_counts_it(self):
+        rows = []
+        for impl, value, refused in (("stream", 2e6, 0.14), ("mutex", 1e6, 0.88)):
+            name = f"BM_{impl}_e2e/real_time/threads:1"
+            rows.append(bench(name, "median", real_time=1.0, cpu_time=1.0,
+                              items_per_second=value, rejected=refused))
+        path = self.write("stream.json", {"context": {}, "benchmarks": rows})
+        r = render(self.tmp, [path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = open(os.path.join(self.tmp, "out", "stream.md")).read()
+        self.assertIn("| stream | 2 M (refused 14%) **2.00x** |", table)
+        self.assertIn("| mutex | 1 M (refused 88%) **1.00x** |", table)
+        self.assertIn("refused = share of writes refused", table)
+        alloc = self.write("alloc.json", alloc_json(floor=100e6, stream=80e6))
+        render(self.tmp, [alloc])
+        self.assertNotIn("refused", open(os.path.join(self.tmp, "out", "alloc.md")).read())
+
     def test_docs_section_is_replaced_and_the_rest_kept(self):
         path = self.write("alloc.json", alloc_json(floor=50e6, stream=100e6))
         doc = self.write("doc.md", "head\n<!-- bench:alloc -->\nold\n<!-- /bench:alloc -->\ntail\n")
