@@ -353,8 +353,9 @@ int bpf_bprintf_prepare(const char* fmt, u32 fmt_size, const u64* raw_args, u32 
   Preparer prep(fmt, size, raw_args, num_args, data);
   if (data->get_bin_args) {
     char* bin_args = num_args ? buffers->bin_args : nullptr;
-    // The buffers keep the previous user's bytes, as in the kernel; only an
-    // overrun can read them, and Preparer::clear_beyond() zeroes them then.
+    // The buffers keep the previous user's bytes, as in the kernel; only the
+    // seed's hidden conversion reads them, and Preparer::clear_beyond()
+    // zeroes them then.
     // No buffers were borrowed for a call without arguments: no end either
     // (null + 1 is undefined; clang's UBSan in the fuzzer found it).
     prep.set_bin_args(bin_args, buffers ? reinterpret_cast<char*>(buffers + 1) : nullptr);
